@@ -18,3 +18,6 @@ handler400 = "config.errors.json_bad_request"
 handler403 = "config.errors.json_forbidden"
 handler404 = "config.errors.json_not_found"
 handler500 = "config.errors.json_server_error"
+
+# Memory tiers (episodes, working state, short-term window): see memory/tier_urls.py.
+urlpatterns.append(path("", include("memory.tier_urls")))

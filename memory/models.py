@@ -54,7 +54,8 @@ class Memory(models.Model):
     # Keyed hashes of "key=value" metadata pairs, so equality filters run in SQL.
     metadata_hashes = ArrayField(models.CharField(max_length=64), default=list)
     categories = ArrayField(models.CharField(max_length=100), null=True)
-    embedding = VectorField(dimensions=settings.ENGRAM_EMBEDDING_DIM)
+    # Null once deleted: an embedding is as sensitive as the text it came from.
+    embedding = VectorField(dimensions=settings.ENGRAM_EMBEDDING_DIM, null=True)
     state = models.CharField(max_length=12, choices=MemoryState.choices, default="active")
     replaced_by = models.ForeignKey("self", null=True, on_delete=models.SET_NULL, related_name="+")
     attributed_to = models.CharField(max_length=12, default="user")
