@@ -7,6 +7,7 @@ Variables already in the environment always win over the file.
 """
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,7 +71,8 @@ def env_secret(name: str) -> str:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-TESTING = env_bool("ENGRAM_TESTING", False)
+# pytest imports these settings before any conftest runs, hence the sys.modules check.
+TESTING = env_bool("ENGRAM_TESTING", "pytest" in sys.modules)
 
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -164,7 +166,9 @@ if not REDIS_URL:
         "REDIS_URL is not set. Run `make run` (it starts a private Redis under .data/) "
         "or export REDIS_URL=redis://host:6379/0."
     )
-ENGRAM_REDIS_PREFIX = env_str("ENGRAM_REDIS_PREFIX", "engram")
+# Tests get a key prefix and a queue of their own, so a `make run` worker on the same Redis
+# never takes a test's job (it would look for it in the wrong database).
+ENGRAM_REDIS_PREFIX = env_str("ENGRAM_REDIS_PREFIX", "engram-test" if TESTING else "engram")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -178,7 +182,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = env_str("ENGRAM_CELERY_QUEUE", "engram")
+CELERY_TASK_DEFAULT_QUEUE = env_str("ENGRAM_CELERY_QUEUE", "engram-test" if TESTING else "engram")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A message whose worker died is redelivered after this; the job sweeper is faster.
     "visibility_timeout": env_int("ENGRAM_CELERY_VISIBILITY_TIMEOUT", 3600),

@@ -6,8 +6,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.verification import ChainVerdict, chain_verify
+from config.errors import EngramError
 from tenants.context import organization_context, tenant_context
 from tenants.models import Organization, Project
+from tenants.services import project_id_parse
 
 
 class Command(BaseCommand):
@@ -34,7 +36,10 @@ class Command(BaseCommand):
     def _verify(self, project_id: str | None) -> Any:
         projects = Project.objects.all()
         if project_id:
-            projects = projects.filter(pk=project_id)
+            try:
+                projects = projects.filter(pk=project_id_parse(project_id))
+            except EngramError as exc:
+                raise CommandError(exc.message) from exc
             if not projects.exists():
                 raise CommandError(f"no project {project_id}")
         for project in projects.order_by("created_at"):

@@ -12,7 +12,7 @@ from audit.services import CLI_ACTOR
 from config.errors import EngramError
 from tenants.models import ALL_SCOPES, ApiKey, Project
 from tenants.selectors import api_key_list, project_get
-from tenants.services import api_key_create, api_key_revoke
+from tenants.services import api_key_create, api_key_revoke, project_id_parse
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            project = project_get(project_id=options["project"])
+            project = project_get(project_id=project_id_parse(options["project"]))
             getattr(self, f"_{options['action']}")(project, options)
         except (EngramError, ValueError) as exc:
             raise CommandError(getattr(exc, "message", str(exc))) from exc
