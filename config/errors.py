@@ -78,7 +78,10 @@ UNAUTHENTICATED_MESSAGE = "Invalid or missing API key. Send 'Authorization: Toke
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"detail": message, "error": {"code": code, "message": message, "details": details or {}}}
+    return {
+        "detail": message,
+        "error": {"code": code, "message": message, "details": details or {}},
+    }
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -131,7 +134,7 @@ def _translate_drf(exc: drf.APIException) -> tuple[int, str, str, dict[str, Any]
     if isinstance(exc, drf.ParseError):
         return 400, "malformed_json", f"Malformed request body: {exc.detail}", {}, {}
     if isinstance(exc, drf.Throttled):
-        headers["Retry-After"] = str(int(exc.wait or 1))
+        headers["Retry-After"] = str(int(getattr(exc, "wait", None) or 1))
     return exc.status_code, str(exc.default_code), str(exc.detail), {}, headers
 
 

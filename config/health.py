@@ -48,5 +48,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "broker": _timed(_check_redis, settings.CELERY_BROKER_URL),
     }
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )

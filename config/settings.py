@@ -148,8 +148,12 @@ if not DATABASE_URL:
 ENGRAM_DB_ROLE = env_str("ENGRAM_DB_ROLE", "app")
 _active_url = DATABASE_OWNER_URL if ENGRAM_DB_ROLE == "owner" else DATABASE_URL
 DATABASES: dict[str, dict[str, Any]] = {
-    "default": dj_database_url.parse(
-        _active_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+    "default": dict(
+        dj_database_url.parse(
+            _active_url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
     )
 }
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
@@ -192,7 +196,30 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+# --- Ingestion jobs and memory tiers (memory/ingestion, memory/tasks.py) ---------------------
+# An identical add (same scope, messages and options) within this window is not ingested twice.
+ENGRAM_IDEMPOTENCY_WINDOW = env_int("ENGRAM_IDEMPOTENCY_WINDOW", 300)
+ENGRAM_JOB_MAX_ATTEMPTS = env_int("ENGRAM_JOB_MAX_ATTEMPTS", 5)
+# Retry n waits base * 2**(n-1) seconds (+ up to 25% jitter), capped.
+ENGRAM_JOB_RETRY_BASE_SECONDS = env_float("ENGRAM_JOB_RETRY_BASE_SECONDS", 2.0)
+ENGRAM_JOB_RETRY_MAX_SECONDS = env_float("ENGRAM_JOB_RETRY_MAX_SECONDS", 300.0)
+# A RUNNING job whose heartbeat is older than this belongs to a dead worker: re-claimable.
+ENGRAM_JOB_HEARTBEAT_STALE_SECONDS = env_float("ENGRAM_JOB_HEARTBEAT_STALE_SECONDS", 60.0)
+# A PENDING job not picked up for this long is enqueued again (its message may be lost).
+ENGRAM_JOB_REDISPATCH_SECONDS = env_float("ENGRAM_JOB_REDISPATCH_SECONDS", 120.0)
+ENGRAM_JOB_SWEEP_SECONDS = env_float("ENGRAM_JOB_SWEEP_SECONDS", 30.0)
+ENGRAM_JOB_SOFT_TIME_LIMIT = env_int("ENGRAM_JOB_SOFT_TIME_LIMIT", 300)
+ENGRAM_SHORT_TERM_MESSAGES = env_int("ENGRAM_SHORT_TERM_MESSAGES", 20)
+ENGRAM_SHORT_TERM_TTL_SECONDS = env_int("ENGRAM_SHORT_TERM_TTL_SECONDS", 24 * 3600)
+ENGRAM_WORKING_STATE_MAX_BYTES = env_int("ENGRAM_WORKING_STATE_MAX_BYTES", 64 * 1024)
+ENGRAM_WORKING_STATE_CACHE_SECONDS = env_int("ENGRAM_WORKING_STATE_CACHE_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "sweep-ingestion-jobs": {
+        "task": "memory.sweep_ingestion_jobs",
+        "schedule": ENGRAM_JOB_SWEEP_SECONDS,
+        "options": {"expires": ENGRAM_JOB_SWEEP_SECONDS},
+    },
+}
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -213,8 +240,8 @@ ENGRAM_MASTER_KEY_PREVIOUS = env_list("ENGRAM_MASTER_KEY_PREVIOUS")
 if not ENGRAM_MASTER_KEY and not DEBUG:
     raise ImproperlyConfigured(
         "ENGRAM_MASTER_KEY (or ENGRAM_MASTER_KEY_FILE) must be set: it wraps every project's "
-        "data keys. Generate one with: python -c \"import os,base64;"
-        "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\""
+        'data keys. Generate one with: python -c "import os,base64;'
+        'print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
     )
 ENGRAM_API_KEY_PEPPER = env_secret("ENGRAM_API_KEY_PEPPER") or ENGRAM_MASTER_KEY
 ENGRAM_KEY_CACHE_SECONDS = env_int("ENGRAM_KEY_CACHE_SECONDS", 300)
@@ -228,6 +255,9 @@ OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 OPENAI_API_KEY = env_secret("OPENAI_API_KEY")
 ENGRAM_LLM_MODEL = env_str("ENGRAM_LLM_MODEL", "gpt-4o-mini")
 ENGRAM_OUTBOUND_TIMEOUT = env_float("ENGRAM_OUTBOUND_TIMEOUT", 20.0)
+ENGRAM_OUTBOUND_MAX_RETRIES = env_int("ENGRAM_OUTBOUND_MAX_RETRIES", 2)
+# Ask OpenAI-style endpoints for vectors of ENGRAM_EMBEDDING_DIM (text-embedding-3-*).
+ENGRAM_EMBEDDING_SEND_DIMENSIONS = env_bool("ENGRAM_EMBEDDING_SEND_DIMENSIONS", False)
 
 ENGRAM_MAX_MEMORY_CHARS = env_int("ENGRAM_MAX_MEMORY_CHARS", 8000)
 ENGRAM_MAX_MESSAGES_PER_ADD = env_int("ENGRAM_MAX_MESSAGES_PER_ADD", 200)

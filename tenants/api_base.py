@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from tenants.authentication import ApiPrincipal
 from tenants.context import activate_tenant
+from tenants.models import Project
 from tenants.services import api_key_touch
 
 METHOD_SCOPES = {
@@ -40,7 +41,10 @@ class HasScope(BasePermission):
 class ProjectApiView(APIView):
     """Subclasses use `self.project` and `self.principal`; never a project from the body."""
 
-    permission_classes: ClassVar[list[type[BasePermission]]] = [IsAuthenticated, HasScope]
+    project: Project
+    principal: ApiPrincipal
+
+    permission_classes = [IsAuthenticated, HasScope]
     # Per-method overrides, e.g. {"POST": "read"} for a search sent as POST.
     required_scopes: ClassVar[dict[str, str]] = {}
 

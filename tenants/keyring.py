@@ -128,7 +128,10 @@ class _KeyCache:
         with self._lock:
             self._by_id[row.pk] = (expires, key)
             if active:
-                self._active[(str(row.project_id), row.purpose, row.subject_ref)] = (expires, row.pk)
+                self._active[(str(row.project_id), row.purpose, row.subject_ref)] = (
+                    expires,
+                    row.pk,
+                )
 
     def forget(self, key_ids: list[int] | None = None) -> None:
         with self._lock:

@@ -37,7 +37,9 @@ class Project(models.Model):
     """The tenant: every memory, key, job and audit event belongs to exactly one project."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="projects"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     custom_instructions = models.TextField(blank=True, default="")
@@ -50,7 +52,9 @@ class Project(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="project_name_unique_in_org")
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="project_name_unique_in_org"
+            )
         ]
 
     def __str__(self) -> str:
@@ -124,6 +128,7 @@ class DataKey(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["project", "purpose", "subject_ref", "version"], name="datakey_version_unique"
+                fields=["project", "purpose", "subject_ref", "version"],
+                name="datakey_version_unique",
             )
         ]

@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from config.errors import NotFound
@@ -35,11 +35,11 @@ def api_key_list(*, project: Project) -> list[ApiKey]:
         return list(ApiKey.objects.filter(project=project).order_by("-created_at"))
 
 
-def memberships_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+def memberships_for_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("organization")
 
 
-def membership_role(*, user: AbstractBaseUser, organization_id: UUID | str) -> str | None:
+def membership_role(*, user: User, organization_id: UUID | str) -> str | None:
     membership = Membership.objects.filter(user=user, organization_id=organization_id).first()
     return membership.role if membership else None
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -128,7 +128,7 @@ def api_key_touch(*, api_key: ApiKey) -> None:
 
 
 def membership_set(
-    *, organization: Organization, user: AbstractBaseUser, role: str, actor: Actor
+    *, organization: Organization, user: User, role: str, actor: Actor
 ) -> Membership:
     if role not in Role.values:
         raise InvalidInput(f"role: unknown role {role!r}; choose from {Role.values}.")
@@ -148,9 +148,7 @@ def membership_set(
     return membership
 
 
-def project_settings_update(
-    *, project: Project, changes: dict[str, Any], actor: Actor
-) -> Project:
+def project_settings_update(*, project: Project, changes: dict[str, Any], actor: Actor) -> Project:
     """Mem0's project settings: custom instructions and categories used by later adds."""
     allowed = {"custom_instructions", "agent_custom_instructions", "custom_categories"}
     for field in allowed & changes.keys():

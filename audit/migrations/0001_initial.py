@@ -4,45 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('chain_id', models.UUIDField(primary_key=True, serialize=False)),
-                ('org_id', models.UUIDField()),
-                ('project_id', models.UUIDField(null=True)),
-                ('seq', models.BigIntegerField(default=0)),
-                ('hash', models.CharField(max_length=64)),
+                ("chain_id", models.UUIDField(primary_key=True, serialize=False)),
+                ("org_id", models.UUIDField()),
+                ("project_id", models.UUIDField(null=True)),
+                ("seq", models.BigIntegerField(default=0)),
+                ("hash", models.CharField(max_length=64)),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('chain_id', models.UUIDField()),
-                ('seq', models.BigIntegerField()),
-                ('org_id', models.UUIDField()),
-                ('project_id', models.UUIDField(null=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('actor_type', models.CharField(max_length=20)),
-                ('actor_id', models.CharField(max_length=200)),
-                ('action', models.CharField(max_length=64)),
-                ('target_type', models.CharField(blank=True, default='', max_length=40)),
-                ('target_id', models.CharField(blank=True, default='', max_length=200)),
-                ('request_id', models.CharField(blank=True, default='', max_length=64)),
-                ('extra', models.JSONField(default=dict)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("chain_id", models.UUIDField()),
+                ("seq", models.BigIntegerField()),
+                ("org_id", models.UUIDField()),
+                ("project_id", models.UUIDField(null=True)),
+                ("occurred_at", models.DateTimeField()),
+                ("actor_type", models.CharField(max_length=20)),
+                ("actor_id", models.CharField(max_length=200)),
+                ("action", models.CharField(max_length=64)),
+                ("target_type", models.CharField(blank=True, default="", max_length=40)),
+                ("target_id", models.CharField(blank=True, default="", max_length=200)),
+                ("request_id", models.CharField(blank=True, default="", max_length=64)),
+                ("extra", models.JSONField(default=dict)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64)),
             ],
             options={
-                'indexes': [models.Index(fields=['project_id', 'occurred_at'], name='audit_project_time'), models.Index(fields=['org_id', 'occurred_at'], name='audit_org_time'), models.Index(fields=['project_id', 'action'], name='audit_project_action')],
-                'constraints': [models.UniqueConstraint(fields=('chain_id', 'seq'), name='audit_chain_seq_unique')],
+                "indexes": [
+                    models.Index(fields=["project_id", "occurred_at"], name="audit_project_time"),
+                    models.Index(fields=["org_id", "occurred_at"], name="audit_org_time"),
+                    models.Index(fields=["project_id", "action"], name="audit_project_action"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("chain_id", "seq"), name="audit_chain_seq_unique"
+                    )
+                ],
             },
         ),
     ]

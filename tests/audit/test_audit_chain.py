@@ -1,6 +1,7 @@
+import itertools
+
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import ProgrammingError, connection, transaction
 
 from audit.models import AuditEvent
@@ -31,7 +32,7 @@ def test_each_event_links_to_the_previous_one(tenant_a: Tenant) -> None:
     with tenant_context(tenant_a.project.id):
         events = list(AuditEvent.objects.filter(chain_id=tenant_a.project.id).order_by("seq"))
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
-        for previous, current in zip(events, events[1:], strict=False):
+        for previous, current in itertools.pairwise(events):
             assert current.prev_hash == previous.hash
         assert chain_verify(tenant_a.project.id).ok
 

@@ -27,8 +27,11 @@ def test_verify_fails_after_the_owner_alters_a_row(committed_db: None) -> None:
     with tenant_context(tenant.project.id, tenant.organization.id):
         for index in range(3):
             audit_record(
-                org_id=tenant.organization.id, project_id=tenant.project.id,
-                actor=CLI_ACTOR, action="memory.added", target_id=str(index),
+                org_id=tenant.organization.id,
+                project_id=tenant.project.id,
+                actor=CLI_ACTOR,
+                action="memory.added",
+                target_id=str(index),
             )
     project = str(tenant.project.id)
     call_command("engram_audit", "verify", "--project", project)
@@ -46,7 +49,8 @@ def test_the_owner_cannot_update_without_disabling_the_trigger(committed_db: Non
                 conn.execute("SELECT set_config('app.org_id', %s, true)", [org_id])
                 conn.execute(
                     "UPDATE audit_auditevent SET action = 'x' WHERE project_id IS NULL "
-                    "AND org_id = %s", [org_id],
+                    "AND org_id = %s",
+                    [org_id],
                 )
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute("TRUNCATE audit_auditevent")

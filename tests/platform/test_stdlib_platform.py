@@ -57,11 +57,12 @@ def test_gunicorn_loads_the_app_with_the_stdlib_platform(tmp_path: Path) -> None
     conf.write_text(
         textwrap.dedent(
             f"""
-            exec(open({str(REPO / 'platform' / 'gunicorn.conf.py')!r}).read())
+            exec(open({str(REPO / "platform" / "gunicorn.conf.py")!r}).read())
             {PROBE}
             """
         )
     )
-    output = _run([str(BIN / "gunicorn"), "--check-config", "-c", str(conf),
-                   "config.wsgi:application"])
+    output = _run(
+        [str(BIN / "gunicorn"), "--check-config", "-c", str(conf), "config.wsgi:application"]
+    )
     _assert_stdlib(output)

@@ -40,7 +40,9 @@ def test_ping_path_without_trailing_slash(tenant_a: Tenant) -> None:
 
 def test_unknown_malformed_expired_and_revoked_keys_get_the_same_401(tenant_a: Tenant) -> None:
     expired = api_key_create(
-        project=tenant_a.project, name="old", actor=CLI_ACTOR,
+        project=tenant_a.project,
+        name="old",
+        actor=CLI_ACTOR,
         expires_at=timezone.now() + timedelta(seconds=1),
     )
     with tenant_context(tenant_a.project.id):
@@ -96,7 +98,9 @@ def test_last_used_time_is_recorded(tenant_a: Tenant) -> None:
 
 
 def test_key_without_write_scope_cannot_write(tenant_a: Tenant) -> None:
-    read_only = api_key_create(project=tenant_a.project, name="ro", actor=CLI_ACTOR, scopes=["read"])
+    read_only = api_key_create(
+        project=tenant_a.project, name="ro", actor=CLI_ACTOR, scopes=["read"]
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {read_only.plaintext}")
     assert client.get("/v1/ping/").status_code == 200

@@ -27,7 +27,9 @@ def _ping(key: str) -> int:
 
 
 def test_tenant_create_json_gives_a_working_key() -> None:
-    result = json.loads(_call("engram_tenant", "create", "--org", "Acme", "--project", "bot", "--json"))
+    result = json.loads(
+        _call("engram_tenant", "create", "--org", "Acme", "--project", "bot", "--json")
+    )
     assert set(result) == {"org_id", "project_id", "api_key"}
     assert result["api_key"].startswith("eng_")
     assert _ping(result["api_key"]) == 200
@@ -37,8 +39,17 @@ def test_key_create_list_and_revoke() -> None:
     tenant = json.loads(_call("engram_tenant", "create", "--org", "K", "--project", "p", "--json"))
     project = tenant["project_id"]
     created = json.loads(
-        _call("engram_key", "create", "--project", project, "--name", "ci", "--scopes",
-              "read", "--json")
+        _call(
+            "engram_key",
+            "create",
+            "--project",
+            project,
+            "--name",
+            "ci",
+            "--scopes",
+            "read",
+            "--json",
+        )
     )
     listing = json.loads(_call("engram_key", "list", "--project", project, "--json"))
     assert {row["prefix"] for row in listing} >= {created["prefix"]}

@@ -14,9 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_application_role_is_not_superuser_owner_or_bypassrls() -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        )
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False, False)
         cursor.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
@@ -48,9 +46,7 @@ def test_unfiltered_queries_under_tenant_a_see_none_of_tenant_b(
         events = list(AuditEvent.objects.all())
     assert keys and all(key.project_id == tenant_a.project.id for key in keys)
     assert all(key.project_id == tenant_a.project.id for key in data_keys)
-    assert events and all(
-        event.project_id in (tenant_a.project.id, None) for event in events
-    )
+    assert events and all(event.project_id in (tenant_a.project.id, None) for event in events)
     assert all(event.org_id == tenant_a.organization.id for event in events)
 
 

@@ -52,7 +52,9 @@ class Command(BaseCommand):
             expires_at=timezone.now() + timedelta(days=days) if days else None,
         )
         if options["json"]:
-            self.stdout.write(json.dumps({"prefix": issued.api_key.prefix, "api_key": issued.plaintext}))
+            self.stdout.write(
+                json.dumps({"prefix": issued.api_key.prefix, "api_key": issued.plaintext})
+            )
         else:
             self.stdout.write(f"API key (shown once, keep it secret): {issued.plaintext}")
 
