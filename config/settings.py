@@ -19,6 +19,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 RUNTIME_ENV_FILE = BASE_DIR / ".data" / "runtime.env"
 
 
+# A URL given in the environment brings its own partner: never pair an external database
+# with the private cluster's owner role (migrations would run against the wrong server).
+PAIRED_VARIABLES = {"DATABASE_OWNER_URL": "DATABASE_URL"}
+
+
 def load_runtime_env(path: Path) -> None:
     if not path.exists():
         return
@@ -26,8 +31,11 @@ def load_runtime_env(path: Path) -> None:
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, value = line.split("=", 1)
-        os.environ.setdefault(key.strip(), value.strip())
+        key, value = (part.strip() for part in line.split("=", 1))
+        partner = PAIRED_VARIABLES.get(key)
+        if partner and partner in os.environ and key not in os.environ:
+            continue
+        os.environ.setdefault(key, value)
 
 
 if os.environ.get("ENGRAM_IGNORE_RUNTIME_ENV", "") != "1":
@@ -210,7 +218,6 @@ ENGRAM_JOB_REDISPATCH_SECONDS = env_float("ENGRAM_JOB_REDISPATCH_SECONDS", 120.0
 ENGRAM_JOB_SWEEP_SECONDS = env_float("ENGRAM_JOB_SWEEP_SECONDS", 30.0)
 ENGRAM_JOB_SOFT_TIME_LIMIT = env_int("ENGRAM_JOB_SOFT_TIME_LIMIT", 300)
 ENGRAM_SHORT_TERM_MESSAGES = env_int("ENGRAM_SHORT_TERM_MESSAGES", 20)
-ENGRAM_SHORT_TERM_TTL_SECONDS = env_int("ENGRAM_SHORT_TERM_TTL_SECONDS", 24 * 3600)
 ENGRAM_WORKING_STATE_MAX_BYTES = env_int("ENGRAM_WORKING_STATE_MAX_BYTES", 64 * 1024)
 ENGRAM_WORKING_STATE_CACHE_SECONDS = env_int("ENGRAM_WORKING_STATE_CACHE_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
