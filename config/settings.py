@@ -27,13 +27,14 @@ PAIRED_VARIABLES = {"DATABASE_OWNER_URL": "DATABASE_URL"}
 def load_runtime_env(path: Path) -> None:
     if not path.exists():
         return
+    given = set(os.environ)
     for line in path.read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, value = (part.strip() for part in line.split("=", 1))
         partner = PAIRED_VARIABLES.get(key)
-        if partner and partner in os.environ and key not in os.environ:
+        if partner and partner in given and key not in given:
             continue
         os.environ.setdefault(key, value)
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("readyz/", health.readyz),
     path("", include("tenants.urls")),
     path("", include("memory.urls")),
+    path("", include("audit.urls")),
 ]
 
 handler400 = "config.errors.json_bad_request"
