@@ -48,9 +48,7 @@ class PingApi(ProjectApiView):
 
 def _members(project: Project) -> list[dict[str, Any]]:
     # Memberships are organization rows; the request's tenant context includes the org.
-    rows = Membership.objects.filter(organization_id=project.organization_id).select_related(
-        "user"
-    )
+    rows = Membership.objects.filter(organization_id=project.organization_id).select_related("user")
     return [
         {
             "username": row.user.get_username(),

@@ -1,0 +1,146 @@
+"""`POST /v3/memories/search/` (spec §4.3) and `POST /v3/memories/` (the paginated list,
+spec §4.4). Both take the filter grammar of spec §7 and must be scoped to an entity."""
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from memory.api.common import MemoryApiView, flag_field, object_field, pagination
+from memory.api.output import page_links
+from memory.filters import ParsedFilters
+from memory.records import memory_record, select_fields
+from memory.selectors.memories import Visibility, memories_page
+
+MAX_QUERY_CHARS = 10_000
+
+
+def fields_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        allow_null=True,
+        max_length=100,
+    )
+
+
+class SearchInput(serializers.Serializer):
+    query = serializers.CharField(max_length=MAX_QUERY_CHARS, trim_whitespace=True)
+    filters = object_field()
+    top_k = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
+    threshold = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, max_value=1.0
+    )
+    # DRF's metaclass takes declared fields off the class, so `fields` names a field here.
+    fields = fields_field()  # type: ignore[assignment]
+
+
+def search_records(
+    view: MemoryApiView,
+    body: dict[str, Any],
+    *,
+    default_threshold: float = 0.1,
+    extra_filters: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Parse a search body, run the retrieval engine, render scored Mem0 records."""
+    from memory.retrieval import search_memories, search_options_from_request
+
+    data = view.parse(SearchInput, body)
+    raw = data.get("filters") or {}
+    if extra_filters:
+        raw = {"AND": [raw, *extra_filters]} if raw else {"AND": extra_filters}
+    filters = view.filters(raw)
+    hits = search_memories(
+        project_id=view.project.id,
+        query=data["query"],
+        filters=filters,
+        top_k=data.get("top_k") or 10,
+        threshold=default_threshold if data.get("threshold") is None else data["threshold"],
+        options=search_options_from_request(body),
+    )
+    fields = data.get("fields")
+    return [select_fields(_scored_record(hit), fields) for hit in hits]
+
+
+def _scored_record(hit: Any) -> dict[str, Any]:
+    record = memory_record(hit.memory, text=hit.text)
+    record["score"] = round(float(hit.score), 6)
+    if getattr(hit, "score_breakdown", None):
+        record["score_breakdown"] = hit.score_breakdown
+    return record
+
+
+class MemorySearchApi(MemoryApiView):
+    """Mem0 `client.search(query, filters=..., top_k=..., threshold=...)`."""
+
+    required_scopes = {"POST": "read"}
+
+    def post(self, request: Request) -> Response:
+        return Response({"results": search_records(self, self.body(request))})
+
+
+class ListInput(serializers.Serializer):
+    filters = object_field()
+    show_expired = flag_field(False)
+    latest_only = flag_field(True)
+    start_date = serializers.CharField(required=False, allow_null=True, max_length=64)
+    end_date = serializers.CharField(required=False, allow_null=True, max_length=64)
+    categories = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        allow_null=True,
+        max_length=200,
+    )
+    keywords = serializers.CharField(required=False, allow_null=True, max_length=1000)
+    metadata = object_field()
+    # DRF's metaclass takes declared fields off the class, so `fields` names a field here.
+    fields = fields_field()  # type: ignore[assignment]
+
+
+def list_filters(view: MemoryApiView, data: dict[str, Any]) -> ParsedFilters:
+    """The body's `filters` ANDed with the list's own conveniences (dates, tags, text)."""
+    clauses: list[dict[str, Any]] = [data["filters"]] if data.get("filters") else []
+    if data.get("start_date"):
+        clauses.append({"created_at": {"gte": data["start_date"]}})
+    if data.get("end_date"):
+        clauses.append({"created_at": {"lte": data["end_date"]}})
+    if data.get("categories"):
+        clauses.append({"categories": {"in": data["categories"]}})
+    if data.get("keywords"):
+        clauses.append({"keywords": {"icontains": data["keywords"]}})
+    if data.get("metadata"):
+        clauses.append({"metadata": data["metadata"]})
+    return view.filters({"AND": clauses} if clauses else {})
+
+
+def list_page(view: MemoryApiView, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    data = view.parse(ListInput, body)
+    page, page_size = pagination(view.query(request), body)
+    filters = list_filters(view, data)
+    visibility = Visibility(
+        show_expired=bool(data.get("show_expired")),
+        latest_only=data.get("latest_only") is not False,
+    )
+    result = memories_page(
+        project=view.project,
+        filters=filters,
+        page=page,
+        page_size=page_size,
+        visibility=visibility,
+    )
+    fields = data.get("fields")
+    return {
+        "count": result.count,
+        **page_links(request, page, page_size, result.count),
+        "results": [select_fields(record, fields) for record in result.records],
+    }
+
+
+class MemoryListApi(MemoryApiView):
+    """Mem0 `client.get_all(filters=..., page=..., page_size=...)`."""
+
+    required_scopes = {"POST": "read"}
+
+    def post(self, request: Request) -> Response:
+        return Response(list_page(self, request, self.body(request)))
