@@ -105,21 +105,32 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    # OpenAPI schema and locally served Swagger UI / Redoc (config/openapi.py).
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tenants",
     "audit",
     "memory",
+    "integrations",
+    # Console two-factor sign-in (TOTP devices); see tenants/console/auth.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
+    "integrations.metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
+    "config.quotas.RequestLimitsMiddleware",
     "config.middleware.CollapseSlashesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Per-project request counts and latency for the console charts (config/metrics.py).
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -222,10 +233,32 @@ ENGRAM_SHORT_TERM_MESSAGES = env_int("ENGRAM_SHORT_TERM_MESSAGES", 20)
 ENGRAM_WORKING_STATE_MAX_BYTES = env_int("ENGRAM_WORKING_STATE_MAX_BYTES", 64 * 1024)
 ENGRAM_WORKING_STATE_CACHE_SECONDS = env_int("ENGRAM_WORKING_STATE_CACHE_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "sweep-webhook-deliveries": {
+        "task": "integrations.sweep_webhook_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     "sweep-ingestion-jobs": {
         "task": "memory.sweep_ingestion_jobs",
         "schedule": ENGRAM_JOB_SWEEP_SECONDS,
         "options": {"expires": ENGRAM_JOB_SWEEP_SECONDS},
+    },
+    # Compliance (audit/tasks.py): retention sweep, signed audit checkpoints, and re-queueing
+    # of data-subject requests whose message was lost or whose worker died.
+    "audit-retention-sweep": {
+        "task": "audit.retention_sweep",
+        "schedule": env_int("ENGRAM_RETENTION_SWEEP_SECONDS", 3600),
+        "options": {"expires": env_int("ENGRAM_RETENTION_SWEEP_SECONDS", 3600)},
+    },
+    "audit-checkpoint": {
+        "task": "audit.checkpoint",
+        "schedule": env_int("ENGRAM_AUDIT_CHECKPOINT_SECONDS", 3600),
+        "options": {"expires": env_int("ENGRAM_AUDIT_CHECKPOINT_SECONDS", 3600)},
+    },
+    "audit-gdpr-requests-resume": {
+        "task": "audit.gdpr_requests_resume",
+        "schedule": 300,
+        "options": {"expires": 300},
     },
 }
 
@@ -234,13 +267,43 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser plus nesting and Unicode checks (hostile input must be a 400).
+    "DEFAULT_PARSER_CLASSES": ["config.quotas.SafeJSONParser"],
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.EngramAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "UNAUTHENTICATED_TOKEN": None,
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Engram API",
+    "DESCRIPTION": "Multi-tenant memory for AI agents; Mem0 platform compatible.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar package: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["config.openapi.preprocess_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.postprocess_schema",
+    ],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 ATOMIC_REQUESTS = False  # API views open their own tenant transaction (tenants.api_base).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ENGRAM_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
+
+# --- Limits (config/quotas.py, docs/limits.md): defaults; Project.options["limits"] overrides.
+# 0 means "no limit". Request counters are fixed windows in Redis, atomic (Lua).
+ENGRAM_RATE_LIMIT_PER_KEY = env_int("ENGRAM_RATE_LIMIT_PER_KEY", 600)
+ENGRAM_RATE_LIMIT_PER_PROJECT = env_int("ENGRAM_RATE_LIMIT_PER_PROJECT", 3000)
+ENGRAM_RATE_LIMIT_WINDOW_SECONDS = env_int("ENGRAM_RATE_LIMIT_WINDOW_SECONDS", 60)
+ENGRAM_MAX_MEMORIES_PER_PROJECT = env_int("ENGRAM_MAX_MEMORIES_PER_PROJECT", 2_000_000)
+ENGRAM_MAX_JOBS_IN_FLIGHT = env_int("ENGRAM_MAX_JOBS_IN_FLIGHT", 1000)
+ENGRAM_LLM_TOKENS_PER_DAY = env_int("ENGRAM_LLM_TOKENS_PER_DAY", 20_000_000)
+ENGRAM_EMBEDDING_TOKENS_PER_DAY = env_int("ENGRAM_EMBEDDING_TOKENS_PER_DAY", 100_000_000)
+# Seconds a quota counter may take before the limiter gives up and fails open.
+ENGRAM_QUOTA_REDIS_TIMEOUT = env_float("ENGRAM_QUOTA_REDIS_TIMEOUT", 0.5)
 
 # --- Engram ---------------------------------------------------------------------------------
 ENGRAM_MASTER_KEY = env_secret("ENGRAM_MASTER_KEY")
@@ -298,6 +361,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = env_bool("ENGRAM_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("ENGRAM_HSTS_SECONDS", 0)
+# Deployment decisions (every subdomain on HTTPS; browser preload list): off unless asked.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("ENGRAM_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("ENGRAM_HSTS_PRELOAD", False)
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from config.errors import Conflict, InvalidInput, NotFound
+from integrations.services import memory_events_emit
 from memory.models import Memory, MemoryState, MemoryVersion
 from memory.providers.embedder import get_embedder
 from memory.records import (
@@ -193,6 +194,9 @@ def memories_create(
     )
     if created:
         _audit_memories(project, actor, "memory.added", [str(m.id) for m in created])
+        memory_events_emit(
+            project=project, event="ADD", changes=[(m, texts[m.content_hash]) for m in created]
+        )
     return _changes_in_request_order(items, digests, built, existing, texts)
 
 
@@ -280,6 +284,7 @@ def memory_update(
         metadata=metadata,
     ).save()
     _audit_memories(project, actor, "memory.updated", [str(memory.id)])
+    memory_events_emit(project=project, event="UPDATE", changes=[(memory, new_text)])
     return MemoryChange(memory, new_text, "UPDATE", previous_text=old_text)
 
 
@@ -350,6 +355,10 @@ def memories_invalidate(*, project: Project, memories: list[Memory], actor: Acto
         token_count=0,
     )
     _audit_memories(project, actor, "memory.deleted", [str(i) for i in ids])
+    # A generator: text is decrypted only when some webhook subscribes to deletions.
+    memory_events_emit(
+        project=project, event="DELETE", changes=((m, memory_text(m)) for m in memories)
+    )
     return len(ids)
 
 
