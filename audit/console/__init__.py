@@ -1,0 +1,1 @@
+"""Console pages of the audit app: audit log, retention and legal holds, GDPR requests."""
