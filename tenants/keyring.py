@@ -170,7 +170,9 @@ def _create_key(project_id: UUID, purpose: str, subject_ref: str, version: int) 
 def active_key(project_id: UUID, purpose: str, subject_ref: str = "") -> tuple[int, bytes]:
     """The key new ciphertexts use for this scope, created on first use."""
     scope = (str(project_id), purpose, subject_ref)
-    cached_id = key_cache.active(scope)
+    # A subject key can be destroyed by an erasure in another process at any moment; new
+    # content sealed with it would be lost, so its state is read from the database each time.
+    cached_id = key_cache.active(scope) if purpose != DataKey.Purpose.SUBJECT else None
     if cached_id is not None:
         cached_key = key_cache.key(cached_id)
         if cached_key is not None:
@@ -181,7 +183,7 @@ def active_key(project_id: UUID, purpose: str, subject_ref: str = "") -> tuple[i
         .first()
     )
     if row is not None and row.state == DataKey.State.ACTIVE:
-        key = unwrap_key(row)
+        key = key_cache.key(row.pk) or unwrap_key(row)
         key_cache.remember(row, key, active=True)
         return row.pk, key
     version = (row.version + 1) if row is not None else 1
