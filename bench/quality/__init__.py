@@ -1,0 +1,1 @@
+"""Retrieval-quality suite: synthetic LoCoMo-shaped conversations, recall@k and MRR."""

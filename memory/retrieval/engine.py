@@ -1,0 +1,311 @@
+"""The search engine (DESIGN.md §5): candidates → fusion → boosts → filters → threshold → top_k.
+
+Runs inside the caller's tenant transaction (row-level security) and adds an explicit
+project filter to every query as well. Memory text is decrypted only for the memories that
+are returned (and for candidates a text/metadata `contains` filter must look at).
+"""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from memory.filters import ParsedFilters
+from memory.models import Memory, MemoryState
+from memory.records import memory_record, memory_text, metadata_pair_hash
+from memory.retrieval import fusion
+from memory.retrieval.blind_index import query_tokens
+from memory.retrieval.context import GROUP_COLUMNS, context_scores
+from memory.retrieval.keyword import keyword_candidates
+from memory.retrieval.options import SearchOptions
+from memory.retrieval.query_cache import query_vector
+from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
+from memory.retrieval.temporal import TimeWindow, query_time_window
+from memory.retrieval.vector import bounded_count, exact_scan_limit, vector_candidates
+
+logger = logging.getLogger(__name__)
+_EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
+MIN_POOL = 60
+MAX_POOL = 1000
+
+
+@dataclass
+class ScoredMemory:
+    memory: Memory
+    text: str
+    score: float
+    score_breakdown: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    """What one search found along the way (for the breakdown and the fusion)."""
+
+    project_id: UUID
+    query: str
+    options: SearchOptions
+    window: TimeWindow | None
+    now: datetime
+    top_k: int
+    pinned: bool  # the filter names one user, agent, app or run
+    scored: dict[str, list[tuple[UUID, float]]] = field(default_factory=dict)
+    semantic: dict[UUID, float] = field(default_factory=dict)
+    bm25: dict[UUID, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def search_memories(
+    *,
+    project_id: UUID,
+    query: str,
+    filters: ParsedFilters,
+    top_k: int,
+    threshold: float,
+    options: SearchOptions,
+) -> list[ScoredMemory]:
+    """The `top_k` memories in scope that best match `query`, best first, with scores in
+    [0, 1] (see memory/retrieval/fusion.py), none below `threshold`."""
+    now = timezone.now()
+    reference = options.reference_date or now
+    window = query_time_window(query, reference)
+    pinned = bool(filters.entity_equalities)
+    plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned)
+    scope = search_scope(project_id=project_id, filters=filters, options=options, today=now)
+    pool = min(MAX_POOL, max(MIN_POOL, 3 * top_k))
+    _gather_candidates(plan, scope, pool)
+    fused = fusion.fuse(plan.scored, options, plan.semantic, plan.bm25)
+    rows, groups = _scoring_rows(scope, list(fused))
+    scores = _final_scores(plan, fused, rows)
+    _lend_context(plan, scope, rows, groups, scores, fused)
+    results = _select(plan, scope, rows, scores, fused, filters, top_k, threshold)
+    if options.rerank and results:
+        results = _rerank(plan.query, results)
+    _schedule_access_recording(project_id, [result.memory.id for result in results])
+    return results
+
+
+def search_scope(
+    *, project_id: UUID, filters: ParsedFilters, options: SearchOptions, today: datetime
+) -> QuerySet[Memory]:
+    states = (
+        [MemoryState.ACTIVE]
+        if options.latest_only
+        else [MemoryState.ACTIVE, MemoryState.SUPERSEDED]
+    )
+    scope = Memory.objects.filter(project_id=project_id, state__in=states).filter(filters.q)
+    if not options.show_expired:
+        day = today.astimezone(UTC).date()
+        scope = scope.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gte=day))
+    if options.categories:
+        scope = scope.filter(categories__overlap=options.categories)
+    for key, value in (options.metadata or {}).items():
+        digest = metadata_pair_hash(project_id, str(key), value)
+        scope = scope.filter(metadata_hashes__contains=[digest])
+    return scope
+
+
+def _gather_candidates(plan: _Plan, scope: QuerySet[Memory], pool: int) -> None:
+    wants_vector = plan.options.weight("semantic") > 0 or plan.options.weight("temporal") > 0
+    wants_vector = wants_vector and bool(plan.query)
+    # Embedding is CPU work outside the database: it runs on a helper thread while this one
+    # waits on PostgreSQL for the scope size and the keyword candidates.
+    pending = _EMBEDDING_POOL.submit(query_vector, plan.query) if wants_vector else None
+    limit = exact_scan_limit(pinned=plan.pinned)
+    size = bounded_count(scope, limit + 1)
+    plan.info["scope"] = size if size <= limit else f">{limit}"
+    if size > 0 and plan.options.weight("keyword") > 0:
+        _keyword(plan, scope, pool, small_scope=size <= limit)
+    vector: np.ndarray | None = None
+    if pending is not None:
+        vector, plan.info["query_cache"] = pending.result()
+    if size == 0:
+        return
+    if vector is not None and plan.options.weight("semantic") > 0:
+        found = vector_candidates(
+            scope, vector, pool, scope_size=size, needed=plan.top_k, exact_limit=limit
+        )
+        plan.semantic = dict(found.hits)
+        plan.scored["semantic"] = found.hits
+        plan.info["vector_path"] = found.path
+    if plan.window is not None and vector is not None and plan.options.weight("temporal") > 0:
+        _in_period(plan, scope, vector, pool)
+    if plan.options.weight("recency") > 0:
+        _recent(plan, scope, pool)
+
+
+def _keyword(plan: _Plan, scope: QuerySet[Memory], pool: int, *, small_scope: bool) -> None:
+    text = plan.query
+    if plan.window is not None:
+        # "what did I do last week": the date words locate the period; as keywords they
+        # would only favour memories that happen to contain "last" or "week".
+        text = text.casefold().replace(plan.window.phrase, " ")
+    tokens = query_tokens(plan.project_id, text)
+    if not tokens:
+        return
+    hits, _ = keyword_candidates(
+        scope, project_id=plan.project_id, query=tokens, limit=pool, small_scope=small_scope
+    )
+    plan.bm25 = dict(hits)
+    plan.scored["keyword"] = hits
+
+
+def _in_period(plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, pool: int) -> None:
+    """The query names a period: the closest memories created then."""
+    assert plan.window is not None
+    in_window = scope.filter(created_at__gte=plan.window.start, created_at__lt=plan.window.end)
+    limit = exact_scan_limit(pinned=plan.pinned)
+    window_size = bounded_count(in_window, limit + 1)
+    found = vector_candidates(in_window, vector, pool, scope_size=window_size, exact_limit=limit)
+    plan.scored["temporal"] = found.hits
+    plan.info["time_window"] = [
+        plan.window.start.date().isoformat(),
+        plan.window.end.date().isoformat(),
+    ]
+    for memory_id, similarity in found.hits:
+        plan.semantic.setdefault(memory_id, similarity)
+
+
+def _recent(plan: _Plan, scope: QuerySet[Memory], pool: int) -> None:
+    recent = scope.order_by("-created_at").values_list("pk", flat=True)[: min(pool, 50)]
+    plan.scored["recency"] = [(memory_id, -float(rank)) for rank, memory_id in enumerate(recent)]
+
+
+def _scoring_rows(
+    scope: QuerySet[Memory], ids: list[UUID]
+) -> tuple[dict[UUID, fusion.ScoringRow], dict[UUID, tuple[str | None, str | None]]]:
+    """The few columns scoring needs, as tuples: building full model instances for every
+    candidate would cost more than the queries themselves. Also each one's conversation."""
+    if not ids:
+        return {}, {}
+    columns = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS)
+    found = scope.order_by().filter(pk__in=ids).values_list(*columns)
+    rows = {values[0]: fusion.ScoringRow(*values[:-2]) for values in found}
+    groups = {values[0]: (values[-2], values[-1]) for values in found}
+    return rows, groups
+
+
+def _lend_context(
+    plan: _Plan,
+    scope: QuerySet[Memory],
+    rows: dict[UUID, fusion.ScoringRow],
+    groups: dict[UUID, tuple[str | None, str | None]],
+    scores: dict[UUID, float],
+    fused: dict[UUID, fusion.Fused],
+) -> None:
+    lent = context_scores(scope, rows, groups, scores, plan.options.context_strength)
+    for memory_id, share in lent.items():
+        entry = fused.setdefault(memory_id, fusion.Fused(memory_id, 0.0))
+        entry.context = share
+        if share > scores.get(memory_id, 0.0):
+            scores[memory_id] = share
+
+
+def _memories(scope: QuerySet[Memory], ids: list[UUID]) -> dict[UUID, Memory]:
+    rows = scope.order_by().filter(pk__in=ids).defer("embedding")
+    return {row.id: row for row in rows}
+
+
+def _final_scores(
+    plan: _Plan, fused: dict[UUID, fusion.Fused], rows: dict[UUID, fusion.ScoringRow]
+) -> dict[UUID, float]:
+    scores: dict[UUID, float] = {}
+    for memory_id, memory in rows.items():
+        parts = fusion.boost_parts(memory, plan.now, plan.options)
+        factor = fusion.boost_factor(parts, plan.options)
+        factor *= fusion.time_factor(memory, plan.window, plan.options)
+        scores[memory_id] = fused[memory_id].fused * factor
+    fusion.demote_superseded(scores, rows)
+    return scores
+
+
+def _select(
+    plan: _Plan,
+    scope: QuerySet[Memory],
+    rows: dict[UUID, fusion.ScoringRow],
+    scores: dict[UUID, float],
+    fused: dict[UUID, fusion.Fused],
+    filters: ParsedFilters,
+    top_k: int,
+    threshold: float,
+) -> list[ScoredMemory]:
+    ranked = [
+        m for m in sorted(scores, key=lambda m: (-scores[m], str(m))) if scores[m] >= threshold
+    ]
+    results: list[ScoredMemory] = []
+    # Whole rows (ciphertexts) only for what is returned; a `contains` filter on the
+    # decrypted text may reject some, so fetch in growing batches.
+    start, batch = 0, top_k if filters.post is None else 2 * top_k
+    while start < len(ranked) and len(results) < top_k:
+        chunk = ranked[start : start + batch]
+        memories = _memories(scope, chunk)
+        for memory_id in chunk:
+            memory = memories.get(memory_id)
+            if memory is None or len(results) >= top_k:
+                continue
+            text = memory_text(memory)
+            if filters.post is not None and not filters.post(memory_record(memory, text=text)):
+                continue
+            score = round(min(1.0, max(0.0, scores[memory_id])), 6)
+            breakdown = _breakdown(plan, rows[memory_id], fused[memory_id])
+            results.append(ScoredMemory(memory, text, score, breakdown))
+        start, batch = start + len(chunk), batch * 2
+    return results
+
+
+def _breakdown(plan: _Plan, memory: fusion.ScoringRow, fused: fusion.Fused) -> dict[str, Any]:
+    parts = fusion.boost_parts(memory, plan.now, plan.options)
+    semantic = plan.semantic.get(memory.id)
+    bm25 = plan.bm25.get(memory.id)
+    return {
+        "semantic": round(max(0.0, semantic), 4) if semantic is not None else 0.0,
+        "bm25": round(fusion.keyword_relevance(bm25 or 0.0), 4),
+        "bm25_raw": round(bm25, 4) if bm25 else 0.0,
+        "fused": round(fused.fused, 4),
+        "context": round(fused.context, 4),
+        "ranks": fused.ranks,
+        **{name: round(value, 4) for name, value in parts.items()},
+        "in_time_window": (
+            None
+            if plan.window is None
+            else plan.window.start <= memory.created_at < plan.window.end
+        ),
+        **plan.info,
+    }
+
+
+def _rerank(query: str, results: list[ScoredMemory]) -> list[ScoredMemory]:
+    head, tail = results[:MAX_RERANK_CANDIDATES], results[MAX_RERANK_CANDIDATES:]
+    outcome = llm_rerank(query, [result.text for result in head])
+    for result in results:
+        result.score_breakdown["rerank"] = outcome.status
+    if outcome.order is None:
+        return results
+    # The reranked list keeps the fused scores in descending order (scores stay comparable
+    # with unreranked searches); only which memory holds which score changes.
+    scores = [result.score for result in head]
+    reordered = [head[index] for index in outcome.order]
+    for result, score in zip(reordered, scores, strict=True):
+        result.score = score
+    return reordered + tail
+
+
+def _schedule_access_recording(project_id: UUID, memory_ids: list[UUID]) -> None:
+    if memory_ids:
+        transaction.on_commit(partial(_enqueue_access, project_id, memory_ids))
+
+
+def _enqueue_access(project_id: UUID, memory_ids: list[UUID]) -> None:
+    from memory.retrieval.tasks import record_memory_access
+
+    try:
+        record_memory_access.delay(str(project_id), [str(memory_id) for memory_id in memory_ids])
+    except Exception as exc:  # noqa: BLE001 - counters must never fail a search
+        logger.warning("could not enqueue access recording: %s", type(exc).__name__)

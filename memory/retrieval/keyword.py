@@ -1,0 +1,150 @@
+"""Keyword candidates: Okapi BM25 over the blind index.
+
+score(d) = Σ_t idf(t) · tf(t,d)·(k1+1) / (tf(t,d) + k1·(1 - b + b·|d|/avgdl))
+idf(t)   = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))            (Lucene's, never negative)
+
+N, df and avgdl are the project's (memory_bm25stat), |d| is `Memory.token_count`. Small
+scopes read their postings through the memory-id index; large scopes aggregate the postings
+of the query's rarer terms first (a bounded number of rows), then filter and re-score exactly.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from memory.models import Memory, MemoryToken
+from memory.retrieval.blind_index import CORPUS_TOKEN
+
+K1 = 1.2
+B = 0.75
+# Large scopes: aggregate at most about this many postings per query (the rarest terms
+# first; a term in more documents than this adds little to the ranking, as its idf is low).
+POSTING_BUDGET = 20000
+FIRST_PASS_POOL = 200
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    documents: int
+    average_length: float
+    document_frequency: dict[int, int]
+
+    def idf(self, token: int) -> float:
+        df = self.document_frequency.get(token, 0)
+        return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
+
+
+def bm25_term(tf: int, idf: float, length: int, average_length: float) -> float:
+    norm = 1.0 - B + B * (length / average_length if average_length > 0 else 1.0)
+    return idf * tf * (K1 + 1.0) / (tf + K1 * norm)
+
+
+def corpus_stats(project_id: UUID, tokens: list[int]) -> CorpusStats:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT token, sum(doc_delta), sum(length_delta) FROM memory_bm25stat "
+            "WHERE project_id = %s AND token = ANY(%s::bigint[]) GROUP BY token",
+            [project_id, [CORPUS_TOKEN, *tokens]],
+        )
+        rows = cursor.fetchall()
+    sums = {int(token): (int(docs), int(length)) for token, docs, length in rows}
+    documents, total_length = sums.pop(CORPUS_TOKEN, (0, 0))
+    return CorpusStats(
+        documents=max(documents, 0),
+        average_length=(total_length / documents) if documents > 0 else 0.0,
+        document_frequency={token: docs for token, (docs, _) in sums.items() if docs > 0},
+    )
+
+
+def _score(
+    postings: dict[UUID, list[tuple[int, int]]],
+    lengths: dict[UUID, int],
+    stats: CorpusStats,
+    query: dict[int, int],
+) -> list[tuple[UUID, float]]:
+    scored = []
+    for memory_id, terms in postings.items():
+        length = lengths.get(memory_id, 0)
+        score = sum(
+            query.get(token, 1) * bm25_term(tf, stats.idf(token), length, stats.average_length)
+            for token, tf in terms
+        )
+        scored.append((memory_id, score))
+    scored.sort(key=lambda item: (-item[1], str(item[0])))
+    return scored
+
+
+def keyword_candidates(
+    scope: QuerySet[Memory],
+    *,
+    project_id: UUID,
+    query: dict[int, int],
+    limit: int,
+    small_scope: bool,
+) -> tuple[list[tuple[UUID, float]], CorpusStats]:
+    """The `limit` best BM25 matches in scope, and the statistics they were scored with."""
+    stats = corpus_stats(project_id, list(query))
+    present = [token for token in query if stats.document_frequency.get(token)]
+    if not present or stats.documents == 0:
+        return [], stats
+    if small_scope:
+        postings, lengths = _scope_postings(scope, project_id, present)
+    else:
+        postings, lengths = _large_scope_postings(scope, project_id, present, stats)
+    return _score(postings, lengths, stats, query)[:limit], stats
+
+
+def _scope_postings(
+    scope: QuerySet[Memory], project_id: UUID, tokens: list[int]
+) -> tuple[dict[UUID, list[tuple[int, int]]], dict[UUID, int]]:
+    rows = MemoryToken.objects.filter(
+        project_id=project_id, token__in=tokens, memory__in=scope.order_by().values("pk")
+    ).values_list("memory_id", "token", "term_frequency", "memory__token_count")
+    postings: dict[UUID, list[tuple[int, int]]] = {}
+    lengths: dict[UUID, int] = {}
+    for memory_id, token, tf, length in rows:
+        postings.setdefault(memory_id, []).append((token, tf))
+        lengths[memory_id] = length
+    return postings, lengths
+
+
+_POSTINGS_POOL_SQL = """
+SELECT t.memory_id, array_agg(t.token), array_agg(t.term_frequency)
+FROM memory_memorytoken t
+JOIN unnest(%(tokens)s::bigint[], %(idfs)s::float8[]) AS q(token, idf) ON q.token = t.token
+WHERE t.project_id = %(project)s AND t.token = ANY(%(tokens)s::bigint[])
+GROUP BY t.memory_id
+ORDER BY sum(q.idf * t.term_frequency * %(k1p1)s / (t.term_frequency + %(k1)s)) DESC
+LIMIT %(pool)s
+"""
+
+
+def _large_scope_postings(
+    scope: QuerySet[Memory], project_id: UUID, tokens: list[int], stats: CorpusStats
+) -> tuple[dict[UUID, list[tuple[int, int]]], dict[UUID, int]]:
+    chosen, budget = [], POSTING_BUDGET
+    for token in sorted(tokens, key=lambda t: stats.document_frequency[t]):
+        if stats.document_frequency[token] > budget:
+            break
+        chosen.append(token)
+        budget -= stats.document_frequency[token]
+    if not chosen:
+        return {}, {}
+    params: dict[str, Any] = {
+        "tokens": chosen,
+        "idfs": [stats.idf(token) for token in chosen],
+        "project": project_id,
+        "k1p1": K1 + 1.0,
+        "k1": K1,
+        "pool": FIRST_PASS_POOL,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_POSTINGS_POOL_SQL, params)
+        pool = {row[0]: list(zip(row[1], row[2], strict=True)) for row in cursor.fetchall()}
+    # Second pass: the scope's own filters, and each document's real length.
+    lengths = dict(scope.order_by().filter(pk__in=list(pool)).values_list("pk", "token_count"))
+    return {memory_id: pool[memory_id] for memory_id in lengths}, lengths

@@ -1,0 +1,326 @@
+"""Search as a user of the Mem0 search endpoint sees it: scoping, filters, expiry,
+superseded facts, thresholds, time-aware queries, scores. Real PostgreSQL + pgvector, real
+MiniLM embeddings. The builders below write memories the way the services do (encrypted text,
+embeddings, blind-index postings), so other retrieval test modules import them."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from memory.filters import parse_filters
+from memory.models import Memory, MemoryState
+from memory.providers.embedder import get_embedder
+from memory.records import content_hash, field, metadata_hashes, seal, seal_json
+from memory.retrieval import ScoredMemory, SearchOptions, index_memories_tokens, search_memories
+from memory.retrieval import vector as vector_module
+from memory.retrieval.vector import exact_candidates, hnsw_candidates, vector_candidates
+from tenants.context import tenant_context
+from tenants.models import Project
+from tests.conftest import Tenant
+
+
+def make_memories(
+    project: Project,
+    texts: list[str],
+    *,
+    user_id: str | None = "alice",
+    agent_id: str | None = None,
+    run_id: str | None = None,
+    created_at: list[datetime] | datetime | None = None,
+    embeddings: np.ndarray | None = None,
+    **fields: Any,
+) -> list[Memory]:
+    """Memories in one scope; call inside tenant_context(project.id)."""
+    vectors = get_embedder().embed(texts) if embeddings is None else embeddings
+    now = timezone.now()
+    moments = created_at if isinstance(created_at, list) else [created_at or now] * len(texts)
+    metadata = fields.pop("metadata", None)
+    rows = []
+    for text, vector, moment in zip(texts, vectors, moments, strict=True):
+        memory_id = uuid4()
+        rows.append(
+            Memory(
+                id=memory_id,
+                project=project,
+                user_id=user_id,
+                agent_id=agent_id,
+                run_id=run_id,
+                text_ciphertext=seal(project.id, text, field(memory_id, "text"), user_id),
+                content_hash=content_hash(project.id, text),
+                metadata_ciphertext=(
+                    seal_json(project.id, metadata, field(memory_id, "metadata"), user_id)
+                    if metadata
+                    else None
+                ),
+                metadata_hashes=metadata_hashes(project.id, metadata),
+                embedding=vector,
+                created_at=moment,
+                updated_at=now,
+                **fields,
+            )
+        )
+    Memory.objects.bulk_create(rows)
+    lengths = index_memories_tokens(
+        project_id=project.id, items=[(row.id, text) for row, text in zip(rows, texts, strict=True)]
+    )
+    for row in rows:
+        row.token_count = lengths[row.id]
+    Memory.objects.bulk_update(rows, ["token_count"])
+    return rows
+
+
+def make_memory(project: Project, text: str, **kwargs: Any) -> Memory:
+    return make_memories(project, [text], **kwargs)[0]
+
+
+def search(
+    project: Project,
+    query: str,
+    filters: dict[str, Any] | None = None,
+    *,
+    top_k: int = 10,
+    threshold: float = 0.0,
+    **options: Any,
+) -> list[ScoredMemory]:
+    parsed = parse_filters(project.id, filters if filters is not None else {"user_id": "alice"})
+    return search_memories(
+        project_id=project.id,
+        query=query,
+        filters=parsed,
+        top_k=top_k,
+        threshold=threshold,
+        options=SearchOptions(**options),
+    )
+
+
+def texts(results: list[ScoredMemory]) -> list[str]:
+    return [result.text for result in results]
+
+
+def ids(results: list[ScoredMemory]) -> list[UUID]:
+    return [result.memory.id for result in results]
+
+
+def superseded(old: Memory, new: Memory) -> None:
+    Memory.objects.filter(pk=old.pk).update(state=MemoryState.SUPERSEDED, replaced_by=new)
+
+
+ALICE_FACTS = [
+    "I adopted a golden retriever puppy named Biscuit last spring.",
+    "My favourite programming language is Python, I use it at work every day.",
+    "I am allergic to peanuts and shellfish.",
+    "I moved to Lisbon for a new job at a fintech startup.",
+    "My sister Maria is getting married in September.",
+    "I started learning to play the cello two months ago.",
+    "I prefer window seats on long flights.",
+    "My daughter's birthday party is at the bowling alley.",
+]
+
+
+@pytest.fixture
+def alice_memories(tenant_a: Tenant) -> list[Memory]:
+    with tenant_context(tenant_a.project.id):
+        return make_memories(tenant_a.project, ALICE_FACTS)
+
+
+def test_search_finds_the_memory_that_answers_the_question(
+    tenant_a: Tenant, alice_memories: list[Memory]
+) -> None:
+    with tenant_context(tenant_a.project.id):
+        assert texts(search(tenant_a.project, "What is my dog called?"))[0] == ALICE_FACTS[0]
+        assert texts(search(tenant_a.project, "food allergies"))[0] == ALICE_FACTS[2]
+        # A keyword the embedding alone might miss: the blind index matches "cello".
+        assert texts(search(tenant_a.project, "cello lessons"))[0] == ALICE_FACTS[5]
+
+
+def test_user_scoped_search_never_returns_another_users_memories(
+    tenant_a: Tenant, alice_memories: list[Memory]
+) -> None:
+    with tenant_context(tenant_a.project.id):
+        make_memories(tenant_a.project, ["My dog is called Rex."], user_id="charlie")
+        found = search(tenant_a.project, "What is my dog called?", top_k=50)
+        charlie = search(tenant_a.project, "dog", {"user_id": "charlie"}, top_k=50)
+    assert found and all(result.memory.user_id == "alice" for result in found)
+    assert texts(charlie) == ["My dog is called Rex."]
+
+
+def test_search_never_returns_other_projects_memories(
+    tenant_a: Tenant, tenant_b: Tenant, alice_memories: list[Memory]
+) -> None:
+    with tenant_context(tenant_b.project.id):
+        make_memories(tenant_b.project, ["I adopted a golden retriever named Biscuit."])
+    with tenant_context(tenant_a.project.id):
+        everyone = search(tenant_a.project, "golden retriever Biscuit", {"user_id": "*"}, top_k=100)
+    assert {result.memory.project_id for result in everyone} == {tenant_a.project.id}
+    with tenant_context(tenant_b.project.id):
+        other = search(tenant_b.project, "golden retriever Biscuit", {"user_id": "*"}, top_k=100)
+    assert texts(other) == ["I adopted a golden retriever named Biscuit."]
+
+
+def test_scores_are_between_zero_and_one_and_sorted(
+    tenant_a: Tenant, alice_memories: list[Memory]
+) -> None:
+    with tenant_context(tenant_a.project.id):
+        results = search(tenant_a.project, "Python programming at work", top_k=8)
+    scores = [result.score for result in results]
+    assert len(results) == 8
+    assert all(0.0 <= score <= 1.0 for score in scores)
+    assert scores == sorted(scores, reverse=True)
+    top = results[0].score_breakdown
+    assert results[0].text == ALICE_FACTS[1]
+    assert top["semantic"] > 0.3 and top["bm25"] > 0 and top["vector_path"] == "exact"
+
+
+def test_top_k_and_threshold_are_honoured(tenant_a: Tenant, alice_memories: list[Memory]) -> None:
+    with tenant_context(tenant_a.project.id):
+        assert len(search(tenant_a.project, "my family", top_k=3)) == 3
+        everything = search(tenant_a.project, "my family", top_k=100)
+        cut = (everything[2].score + everything[3].score) / 2
+        above = search(tenant_a.project, "my family", top_k=100, threshold=cut)
+    assert len(everything) == len(ALICE_FACTS)
+    assert ids(above) == ids(everything)[:3]
+
+
+def test_expired_memories_are_hidden_unless_show_expired(tenant_a: Tenant) -> None:
+    today = timezone.now().astimezone(UTC).date()
+    with tenant_context(tenant_a.project.id):
+        make_memory(
+            tenant_a.project,
+            "My gym pass is valid at Fitness Hub.",
+            expiration_date=today - timedelta(days=1),
+        )
+        make_memory(
+            tenant_a.project, "My parking permit is valid at Fitness Hub.", expiration_date=today
+        )  # the last day is still visible (inclusive)
+        visible = texts(search(tenant_a.project, "Fitness Hub pass"))
+        everything = texts(search(tenant_a.project, "Fitness Hub pass", show_expired=True))
+    assert visible == ["My parking permit is valid at Fitness Hub."]
+    assert len(everything) == 2
+
+
+def test_superseded_memory_loses_to_its_successor(tenant_a: Tenant) -> None:
+    with tenant_context(tenant_a.project.id):
+        old = make_memory(
+            tenant_a.project,
+            "I live in Berlin, in Kreuzberg.",
+            created_at=timezone.now() - timedelta(days=200),
+        )
+        new = make_memory(tenant_a.project, "I moved from Berlin to Munich.")
+        superseded(old, new)
+        latest = texts(search(tenant_a.project, "Where do I live? Berlin Kreuzberg"))
+        history = search(tenant_a.project, "Where do I live? Berlin Kreuzberg", latest_only=False)
+    assert latest == ["I moved from Berlin to Munich."]
+    assert ids(history) == [new.id, old.id]
+    assert history[0].score > history[1].score
+
+
+def test_filters_are_honoured(tenant_a: Tenant) -> None:
+    with tenant_context(tenant_a.project.id):
+        make_memory(
+            tenant_a.project,
+            "Book the dentist for Tuesday.",
+            agent_id="planner",
+            run_id="r1",
+            categories=["health"],
+            metadata={"source": "chat"},
+        )
+        make_memory(
+            tenant_a.project,
+            "Book the dentist cleaning in May.",
+            agent_id="helper",
+            run_id="r2",
+            categories=["misc"],
+            metadata={"source": "email"},
+        )
+        project = tenant_a.project
+        by_agent = search(
+            project, "dentist", {"AND": [{"user_id": "alice"}, {"agent_id": "planner"}]}
+        )
+        by_run = search(project, "dentist", {"run_id": "r2"})
+        by_category = search(project, "dentist", categories=["health"])
+        by_metadata = search(project, "dentist", metadata={"source": "email"})
+        by_meta_filter = search(
+            project, "dentist", {"user_id": "alice", "metadata": {"source": "chat"}}
+        )
+        by_text = search(project, "dentist", {"user_id": "alice", "keywords": {"icontains": "MAY"}})
+    assert texts(by_agent) == ["Book the dentist for Tuesday."]
+    assert texts(by_run) == ["Book the dentist cleaning in May."]
+    assert texts(by_category) == ["Book the dentist for Tuesday."]
+    assert texts(by_metadata) == ["Book the dentist cleaning in May."]
+    assert texts(by_meta_filter) == ["Book the dentist for Tuesday."]
+    assert texts(by_text) == ["Book the dentist cleaning in May."]
+
+
+def test_time_aware_query_prefers_memories_from_that_time(tenant_a: Tenant) -> None:
+    reference = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
+    with tenant_context(tenant_a.project.id):
+        recent, old = make_memories(
+            tenant_a.project,
+            ["I went hiking in the hills with Sam.", "I went hiking in the mountains with Sam."],
+            created_at=[reference - timedelta(days=1), reference - timedelta(days=80)],
+        )
+        yesterday = search(
+            tenant_a.project, "Where did I go hiking yesterday?", reference_date=reference
+        )
+        in_march = search(
+            tenant_a.project, "Who did I go hiking with in March?", reference_date=reference
+        )
+    assert ids(yesterday)[0] == recent.id
+    assert yesterday[0].score_breakdown["in_time_window"] is True
+    assert ids(in_march)[0] == old.id
+
+
+def walk_the_graph() -> None:
+    """Small test tables make the planner sort instead of using HNSW; on a large table it
+    takes the graph. Forbid the sort, so these tests exercise the HNSW index."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('enable_sort', 'off', true)")
+
+
+def test_exact_and_hnsw_paths_agree(tenant_a: Tenant) -> None:
+    topics = ["coffee", "chess", "sailing", "jazz", "tax forms", "gardening", "Rust", "yoga"]
+    sentences = [
+        f"Note {i}: I talked about {topics[i % 8]} with friend number {i}." for i in range(240)
+    ]
+    with tenant_context(tenant_a.project.id):
+        make_memories(tenant_a.project, sentences)
+        scope = Memory.objects.filter(project=tenant_a.project, user_id="alice")
+        walk_the_graph()
+        for query in ["sailing trip", "jazz concert", "filing taxes"]:
+            vector = get_embedder().embed_one(query)
+            exact = exact_candidates(scope, vector, 10)
+            hnsw = hnsw_candidates(scope, vector, 10, ef_search=100, iterative=False)
+            assert len({m for m, _ in exact} & {m for m, _ in hnsw}) >= 9
+            assert exact[0] == pytest.approx(hnsw[0])
+
+
+def test_hnsw_never_returns_fewer_memories_than_available(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A selective filter hides most of what the HNSW walk visits: the engine must notice
+    and answer exactly instead of returning fewer memories than exist."""
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=(1500, 384)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    monkeypatch.setattr(vector_module, "HNSW_MAX_EF_SEARCH", 40)
+    with tenant_context(tenant_a.project.id):
+        make_memories(
+            tenant_a.project, [f"filler {i}" for i in range(1500)], user_id="bob", embeddings=noise
+        )
+        mine = make_memories(tenant_a.project, [f"Alice's note {i} about tea." for i in range(5)])
+        scope = Memory.objects.filter(project=tenant_a.project, user_id="alice")
+        walk_the_graph()
+        graph_only = hnsw_candidates(scope, noise[0], 10, ef_search=40, iterative=False)
+        with override_settings(ENGRAM_SEARCH_EXACT_MAX=2):
+            found = vector_candidates(scope, noise[0], 10, scope_size=3)
+            results = search(tenant_a.project, "filler", top_k=10)
+    assert len(graph_only) < 5  # what pgvector alone would have returned
+    assert found.path == "hnsw→exact"
+    assert {memory_id for memory_id, _ in found.hits} == {row.id for row in mine}
+    assert len(results) == 5
