@@ -22,9 +22,9 @@ def _assert_stdlib(output: str) -> None:
     assert system == os.uname().sysname
 
 
-def _run(argv: list[str], **kwargs: object) -> str:
+def _run(argv: list[str]) -> str:
     result = subprocess.run(
-        argv, cwd=REPO, capture_output=True, text=True, timeout=120, check=False, **kwargs
+        argv, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout + result.stderr
