@@ -3,7 +3,7 @@ deduplicated by keyed hash, versioned), and the call is recorded as a finished e
 that `GET /v1/event/{id}/` answers for it like for an inferred add."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -57,7 +57,9 @@ def category_catalog(project: Project, per_call: list[Any] | None) -> dict[str, 
 def _items(
     messages: list[dict[str, Any]], options: DirectAddOptions, catalog: dict[str, str]
 ) -> list[NewMemory]:
-    items = []
+    items: list[NewMemory] = []
+    # One microsecond apart: the turns of one call keep their order in time-aware ranking.
+    base = options.created_at or timezone.now()
     for index, message in enumerate(messages):
         if message["role"] == "system":
             continue
@@ -71,7 +73,7 @@ def _items(
                 attributed_to="assistant" if message["role"] == "assistant" else "user",
                 immutable=options.immutable,
                 expiration_date=options.expiration_date,
-                created_at=options.created_at,
+                created_at=base + timedelta(microseconds=len(items)),
                 input_messages=[message],
             )
         )
