@@ -58,3 +58,16 @@ services-up: venv
 
 services-down: venv
 	$(PY) platform/devservices.py down
+
+# Load test against a running `make run` (127.0.0.1:8000): 200 clients, 50 projects, 5 min;
+# `make loadtest LOADTEST_ARGS=--quick` for 30 s. Reports under loadtest/results/.
+LOADTEST_ARGS ?=
+.PHONY: loadtest chaos
+loadtest: venv
+	$(PY) loadtest/run.py $(LOADTEST_ARGS)
+
+# Failure drills on processes it starts itself (loopback only, bounded in time):
+# workers killed, Redis restarted, database connections dropped, LLM hanging or garbled.
+CHAOS_ARGS ?=
+chaos: venv
+	$(PY) platform/chaos.py $(CHAOS_ARGS)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DataError, IntegrityError, OperationalError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -166,17 +166,51 @@ def json_error_response(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status)
 
 
-def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+CONSOLE_PREFIX = "/console"
+
+
+def is_console(request: HttpRequest) -> bool:
+    """Console pages answer errors with HTML pages; everything else is the JSON API."""
+    return request.path == CONSOLE_PREFIX or request.path.startswith(CONSOLE_PREFIX + "/")
+
+
+def console_error_page(request: HttpRequest, status: int) -> HttpResponse:
+    from django.template import loader
+
+    try:
+        from django.contrib.auth.models import User
+
+        from tenants.console.pages import navigation
+
+        user = getattr(request, "user", None)
+        signed_in = isinstance(user, User) and user.is_authenticated
+        context = {"nav_orgs": navigation(user) if isinstance(user, User) and signed_in else []}
+        body: str = loader.render_to_string(f"console/{status}.html", context, request=request)
+    except Exception:  # a broken template must not hide the original error
+        logger.exception("console error page %s failed to render", status)
+        body = f"<!doctype html><title>Error {status}</title><h1>Error {status}</h1>"
+    return HttpResponse(body, status=status, content_type="text/html; charset=utf-8")
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_console(request):
+        return console_error_page(request, 404)
     return json_error_response(404, "not_found", f"No endpoint at {request.path}.")
 
 
-def json_server_error(request: HttpRequest) -> JsonResponse:
+def json_server_error(request: HttpRequest) -> HttpResponse:
+    if is_console(request):
+        return console_error_page(request, 500)
     return json_error_response(500, "internal_error", "Internal server error.")
 
 
-def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_console(request):
+        return console_error_page(request, 400)
     return json_error_response(400, "bad_request", "Bad request.")
 
 
-def json_forbidden(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def json_forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_console(request):
+        return console_error_page(request, 403)
     return json_error_response(403, "forbidden", "Forbidden.")

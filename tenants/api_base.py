@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.quotas import enforce_request_quota, rate_limit_headers
 from tenants.authentication import ApiPrincipal
 from tenants.context import activate_tenant
 from tenants.models import Project
@@ -63,5 +64,12 @@ class ProjectApiView(APIView):
             self.principal = principal
             self.project = principal.project
             activate_tenant(principal.project.id, principal.project.organization_id)
+            enforce_request_quota(project=self.project, api_key=principal.api_key, request=request)
             api_key_touch(api_key=principal.api_key)
         super().initial(request, *args, **kwargs)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        rate_limit_headers(request, response)
+        return super().finalize_response(request, response, *args, **kwargs)
