@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from rest_framework import serializers
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 
 from config.errors import InvalidInput, PayloadTooLarge
+from config.quotas import SafeJSONParser
 from memory.filters import ParsedFilters, parse_filters
 from tenants.api_base import ProjectApiView
 
@@ -63,7 +64,7 @@ def parse_loose_object(text: str, name: str) -> dict[str, Any]:
     raise InvalidInput(f"{name}: expected an object, as JSON or a Python dict literal.")
 
 
-class AnyTypeJSONParser(JSONParser):
+class AnyTypeJSONParser(SafeJSONParser):
     """A body sent without `Content-Type: application/json` (curl -d, requests' data=) is
     still read as JSON: a 400 for what does not parse beats a 415 for a missing header."""
 
@@ -73,7 +74,7 @@ class AnyTypeJSONParser(JSONParser):
 class MemoryApiView(ProjectApiView):
     """Project-scoped view with safe access to the body and the query string."""
 
-    parser_classes: list[type[BaseParser]] = [JSONParser, AnyTypeJSONParser]
+    parser_classes: list[type[BaseParser]] = [SafeJSONParser, AnyTypeJSONParser]
 
     def body(self, request: Request) -> dict[str, Any]:
         length = request.META.get("CONTENT_LENGTH") or "0"

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from config.errors import InvalidInput
+from config.quotas import quota_check_memories
 from memory.ingestion.categories import categorize
 from memory.ingestion.facts import DEFAULT_CATEGORIES
 from memory.models import IngestionJob
@@ -93,6 +94,7 @@ def memories_add_direct(
 ) -> DirectAddResult:
     catalog = category_catalog(project, options.custom_categories)
     items = _items(messages, options, catalog)
+    quota_check_memories(project, len(items))
     changes = memories_create(project=project, scope=scope, items=items, actor=actor)
     now = timezone.now()
     event = IngestionJob.objects.create(

@@ -116,12 +116,6 @@ def test_hostile_query_strings_and_path_ids_never_cause_a_server_error(owner, te
 SURROGATE = "\ud800"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="memory/api/common.py sets parser_classes = [JSONParser, ...], bypassing "
-    "config.quotas.SafeJSONParser: lone surrogates reach json.dumps(...).encode() -> 500. "
-    "Fix: base those parsers on SafeJSONParser (or reject surrogates in check_clean).",
-)
 def test_lone_surrogates_in_memory_bodies_are_a_400(owner, tenant_b):
     codes = {
         path: send(tenant_b, method, path, raw_json(template(SURROGATE))).status_code

@@ -22,7 +22,7 @@ def isolated_metrics(settings: Any) -> Iterator[str]:
     prefix = f"engram-test-metrics-{uuid.uuid4().hex[:8]}"
     settings.ENGRAM_REDIS_PREFIX = prefix
     settings.ENGRAM_METRICS_TOKEN = TOKEN
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
+    assert MIDDLEWARE in settings.MIDDLEWARE  # installed by config/settings.py
     yield prefix
     client = metrics._client()
     for key in client.scan_iter(f"{prefix}:*"):
