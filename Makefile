@@ -20,6 +20,8 @@ help:
 	@echo "                    (pytest options: make test PYTEST_ARGS='-k search -x')"
 	@echo "make lint | fmt     check | fix style"
 	@echo "make services-up    start private PostgreSQL + Redis under .data/ (services-down stops)"
+	@echo "make bench          search/ingest benchmark through HTTP (bench-1m: the 1M-memory run)"
+	@echo "make loadtest       200 concurrent clients against a running make run (chaos: fault drill)"
 
 $(VENV):
 	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "python3.11 or python3 is required" >&2; exit 1; }
@@ -71,3 +73,12 @@ loadtest: venv
 CHAOS_ARGS ?=
 chaos: venv
 	$(PY) platform/chaos.py $(CHAOS_ARGS)
+
+# Benchmarks (bench/README.md): the quick default (10k and 100k memories) and the 1M run,
+# which embeds its corpus once into .data/bench/ (about an hour on two cores the first time).
+.PHONY: bench bench-1m
+bench: venv
+	$(PY) bench/run.py
+
+bench-1m: venv
+	$(PY) bench/run.py --memories 1000000 --users 10000 --queries 1000 --add-seconds 120
