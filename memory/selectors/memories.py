@@ -123,13 +123,37 @@ def memories_matching(
     return found
 
 
+MAX_LINEAGE = 1000
+
+
 def memory_history(*, project: Project, memory_id: Any) -> list[dict[str, Any]]:
     """Mem0 history entries (spec §9), oldest first; a deleted memory keeps its history."""
     memory = memory_get(project=project, memory_id=memory_id, include_deleted=True)
-    versions = MemoryVersion.objects.filter(project=project, memory=memory).order_by(
+    predecessors = _predecessors(project, memory)
+    lineage = {row.id: row for row in predecessors}
+    lineage[memory.id] = memory
+    # A successor's own ADD repeats the UPDATE recorded on the memory it replaced.
+    successors = {row.replaced_by_id for row in predecessors}
+    versions = MemoryVersion.objects.filter(project=project, memory_id__in=lineage).order_by(
         "created_at", "id"
     )
-    return [_history_entry(memory, version) for version in versions]
+    return [
+        _history_entry(lineage[version.memory_id], version)
+        for version in versions
+        if not (version.event == "ADD" and version.memory_id in successors)
+    ]
+
+
+def _predecessors(project: Project, memory: Memory) -> list[Memory]:
+    """The memories this one superseded, transitively: a fact updated by ingestion lives on
+    in a new memory, and its history must include what it replaced."""
+    found: list[Memory] = []
+    frontier = [memory.id]
+    while frontier and len(found) < MAX_LINEAGE:
+        older = list(Memory.objects.filter(project=project, replaced_by_id__in=frontier))
+        found.extend(older)
+        frontier = [row.id for row in older]
+    return found
 
 
 def _history_entry(memory: Memory, version: MemoryVersion) -> dict[str, Any]:

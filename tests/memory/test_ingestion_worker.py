@@ -45,6 +45,14 @@ def test_an_add_is_processed_by_a_real_worker(celery_workers: WorkerPool, tenant
         ("ADD", None, "User lives in Paris"),
         ("UPDATE", "User lives in Paris", "User lives in Berlin"),
     ]
+    # The successor's history tells the same story: a client holding only the new id
+    # (from get_all or search) still sees what the fact replaced.
+    berlin = moved["results"][0]["id"]
+    history = tenant.client().get(f"/v1/memories/{berlin}/history/").json()
+    assert [(h["event"], h["old_memory"], h["new_memory"]) for h in history] == [
+        ("ADD", None, "User lives in Paris"),
+        ("UPDATE", "User lives in Paris", "User lives in Berlin"),
+    ]
 
 
 def test_the_short_term_window_holds_the_sessions_recent_messages(
