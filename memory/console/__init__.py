@@ -1,0 +1,1 @@
+"""Console pages of the memory app: overview, memories, ingestion jobs."""
