@@ -45,6 +45,7 @@ run: venv
 # platform/test.py: services up, every check, services down (only those it started),
 # exit status of the worst check.
 test: venv
+	@sh platform/install_browser.sh
 	$(PY) platform/test.py $(PYTEST_ARGS)
 
 lint: venv

@@ -189,15 +189,15 @@ def legal_hold_place(
     """Suspend deletion (retention and erasure) for the whole project or one subject."""
     if scope not in LegalHold.Scope.values:
         raise InvalidInput(f"scope: must be one of {LegalHold.Scope.values}.")
-    digest = ""
-    if scope != LegalHold.Scope.PROJECT:
-        subject = subject_parse(scope, subject_id)
-        digest = subject_hash(project.id, subject)
-    elif subject_id:
+    if scope == LegalHold.Scope.PROJECT and subject_id:
         raise InvalidInput("subject_id: a project-wide hold names no subject.")
     if not isinstance(reason, str) or len(reason) > 2000:
         raise InvalidInput("reason: a string of at most 2000 characters.")
     with tenant_context(project.id, project.organization_id):
+        # The subject hash needs the project's index key: read (or create) it under RLS.
+        digest = ""
+        if scope != LegalHold.Scope.PROJECT:
+            digest = subject_hash(project.id, subject_parse(scope, subject_id))
         hold = _hold_create(project, scope, subject_id, digest, reason, actor)
         _hold_audit(project, hold, actor, "legal_hold.placed")
     return hold

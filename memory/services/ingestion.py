@@ -27,6 +27,7 @@ from django.utils import timezone
 from audit.retention import retention_policy_get
 from audit.services import Actor, audit_record
 from config.errors import Conflict, InvalidInput
+from config.quotas import quota_check_jobs_in_flight
 from integrations.services import ingest_job_emit
 from memory.ingestion import short_term
 from memory.ingestion.dispatch import enqueue_ingestion_job
@@ -204,6 +205,7 @@ def ingestion_accept(
         raise InvalidInput("At least one of user_id, agent_id, app_id or run_id is required.")
     if not isinstance(options, dict):
         raise InvalidInput("options: expected an object.")
+    quota_check_jobs_in_flight(project)
     kept = _normalised_messages(messages)
     payload_hash = _payload_hash(project, scope, kept, options)
     if idempotency_key:
