@@ -85,7 +85,7 @@ def owner_sql(env: dict[str, str], *statements: str) -> None:
 
     with psycopg.connect(env["DATABASE_OWNER_URL"], autocommit=True) as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
 
 
 def free_port() -> int:

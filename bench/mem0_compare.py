@@ -119,7 +119,7 @@ def ask_both(memory: Any, state: dict, mem0_ids: dict, conversations: list) -> d
                 evidence.discard(None)
                 if evidence:
                     row = out[system].setdefault(question.kind, [])
-                    row.append((*score(found, evidence, 10), elapsed))  # type: ignore[arg-type]
+                    row.append((*score(found, evidence, 10), elapsed))
     return out
 
 

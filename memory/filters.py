@@ -144,7 +144,8 @@ class _Compiler:
         if depth > MAX_DEPTH:
             raise self.fail(f"nested more than {MAX_DEPTH} levels deep.")
         nodes = [
-            self.compile_key(key, value, depth) for key, value in raw.items()
+            self.compile_key(key, value, depth)
+            for key, value in raw.items()
             if key not in IGNORED_KEYS
         ]
         return combine_and(nodes)
@@ -174,10 +175,21 @@ class _Compiler:
             return self.keywords(key, value)
         if key == "memory_ids":
             return self.memory_ids(value)
-        allowed = sorted(ENTITY_FIELDS | set(DATE_FIELDS) | LOGICAL | {
-            "session_id", "expiration_date", "categories", "metadata", "metadata.<key>",
-            "keywords", "text", "memory_ids",
-        })
+        allowed = sorted(
+            ENTITY_FIELDS
+            | set(DATE_FIELDS)
+            | LOGICAL
+            | {
+                "session_id",
+                "expiration_date",
+                "categories",
+                "metadata",
+                "metadata.<key>",
+                "keywords",
+                "text",
+                "memory_ids",
+            }
+        )
         raise self.fail(f"unknown filter key {key!r}; allowed keys: {', '.join(allowed)}.")
 
     def compile_logical(self, key: str, value: Any, depth: int) -> Node:
@@ -222,7 +234,12 @@ class _Compiler:
             return self.between(column, start, end)
         if operator == "ne":
             return negate(self.between(column, start, end))
-        lookups = {"gt": ("gte", end), "gte": ("gte", start), "lt": ("lt", start), "lte": ("lt", end)}
+        lookups = {
+            "gt": ("gte", end),
+            "gte": ("gte", start),
+            "lt": ("lt", start),
+            "lte": ("lt", end),
+        }
         lookup, bound = lookups[operator]
         compare: Predicate = (
             (lambda r: _moment(r, column) >= bound)
@@ -238,7 +255,9 @@ class _Compiler:
         )
 
     def expiration(self, value: Any) -> Node:
-        operator, operand = self.operator("expiration_date", value, {"gt", "gte", "lt", "lte", "ne"})
+        operator, operand = self.operator(
+            "expiration_date", value, {"gt", "gte", "lt", "lte", "ne"}
+        )
         if operand is None:
             node = sql_node(Q(expiration_date__isnull=True), lambda r: r["expiration_date"] is None)
             return negate(node) if operator == "ne" else node
@@ -280,7 +299,9 @@ class _Compiler:
     def metadata_key(self, key: str, value: Any) -> Node:
         if not key:
             raise self.fail("metadata keys must not be empty.")
-        operator, operand = self.operator(f"metadata.{key}", value, {"ne", "in", "contains", "icontains"})
+        operator, operand = self.operator(
+            f"metadata.{key}", value, {"ne", "in", "contains", "icontains"}
+        )
         if operator in ("contains", "icontains"):
             needle = self.string(f"metadata.{key}", operand)
             return post_node(lambda r: _metadata_contains(r, key, needle, operator == "icontains"))
@@ -327,7 +348,7 @@ class _Compiler:
         if not isinstance(value, dict):
             return "eq", value
         if len(value) != 1:
-            raise self.fail(f"{key}: give exactly one operator, e.g. {{\"in\": [...]}}.")
+            raise self.fail(f'{key}: give exactly one operator, e.g. {{"in": [...]}}.')
         operator, operand = next(iter(value.items()))
         if operator not in allowed | {"eq"}:
             raise self.fail(
@@ -397,8 +418,12 @@ def _compare_date(value: Any, operator: str, day: date) -> bool:
         return operator == "ne"
     current = value if isinstance(value, date) else date.fromisoformat(str(value))
     return {
-        "eq": current == day, "ne": current != day, "gt": current > day,
-        "gte": current >= day, "lt": current < day, "lte": current <= day,
+        "eq": current == day,
+        "ne": current != day,
+        "gt": current > day,
+        "gte": current >= day,
+        "lt": current < day,
+        "lte": current <= day,
     }[operator]
 
 

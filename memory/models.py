@@ -65,7 +65,9 @@ class Memory(models.Model):
     confidence = models.FloatField(default=1.0)
     immutable = models.BooleanField(default=False)
     expiration_date = models.DateField(null=True)
-    source_episode = models.ForeignKey(Episode, null=True, on_delete=models.SET_NULL, related_name="+")
+    source_episode = models.ForeignKey(
+        Episode, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     token_count = models.PositiveIntegerField(default=0)
     access_count = models.PositiveIntegerField(default=0)
     last_accessed_at = models.DateTimeField(null=True)

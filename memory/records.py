@@ -28,9 +28,7 @@ def field(memory_id: UUID | str, name: str, table: str = MEMORY_TABLE) -> FieldC
     return FieldContext(table=table, row_id=str(memory_id), field=name)
 
 
-def seal(
-    project_id: UUID, value: str, context: FieldContext, user_id: str | None = None
-) -> str:
+def seal(project_id: UUID, value: str, context: FieldContext, user_id: str | None = None) -> str:
     return encrypt(project_id, value, context, subject=memory_subject(user_id))
 
 
@@ -92,7 +90,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def structured_attributes(created_at: datetime) -> dict[str, Any]:
     moment = created_at.astimezone(UTC)
-    iso_year, iso_week, _ = moment.isocalendar()
+    iso_week = moment.isocalendar()[1]
     return {
         "year": moment.year,
         "month": moment.month,

@@ -24,7 +24,9 @@ def _switch_role(alias: str, url_user: str, url_password: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(request: Any, django_test_environment: None, django_db_blocker: Any) -> Iterator[None]:
+def django_db_setup(
+    request: Any, django_test_environment: None, django_db_blocker: Any
+) -> Iterator[None]:
     """Create and migrate the test database as the owner role, then run every test as the
     application role, exactly as production does (so RLS and grants are under test)."""
     import dj_database_url

@@ -210,7 +210,6 @@ def main() -> None:
     rows = fetch_lists(dataset, load(dataset))
     split = set(TRAIN if args.split == "train" else HELDOUT)
     rows = [row for row in rows if row["conv"] in split]
-    near = neighbours(load(dataset))
     both = {"semantic": 1.0, "keyword": 1.0}
     runs = {
         "vector": lambda ls: rrf({"semantic": ls["semantic"]}, {"semantic": 1}, 60),
@@ -230,17 +229,6 @@ def main() -> None:
             print(
                 f"blend a={alpha} sat={sat}",
                 evaluate(rows, lambda ls, a=alpha, k=sat: blend(pick(ls), both, a, k)),
-            )
-    for strength in ():
-        for anchors in (3, 5, 10):
-            print(
-                f"zsum ctx {strength} a{anchors}",
-                evaluate(
-                    rows,
-                    lambda ls, s=strength, a=anchors: with_context(
-                        zsum(pick(ls), both), near, s, a
-                    ),
-                ),
             )
     print(json.dumps({"questions": len(rows)}))
 

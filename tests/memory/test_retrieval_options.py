@@ -106,7 +106,7 @@ def test_rerank_with_a_provider_reorders_the_results(tenant_a: Tenant) -> None:
         server.script_chat(['{"order": [2, 1]}'])
         with override_settings(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test"):
             reranked = search(tenant_a.project, "tea", rerank=True)
-        prompt = server.requests[0].body["messages"][1]["content"]  # type: ignore[index]
+        prompt = server.requests[0].body["messages"][1]["content"]
     assert [r.text for r in reranked] == [r.text for r in reversed(plain)]
     assert [r.score for r in reranked] == [r.score for r in plain]  # still descending
     assert reranked[0].score_breakdown["rerank"] == "reranked"
