@@ -5,7 +5,7 @@ from django.urls import path
 
 from audit.console import auditlog, gdpr, retention
 from memory.console import jobs, memories, overview
-from tenants.console import auth, keys, members, org_views, two_factor
+from tenants.console import auth, keys, limits, members, org_views, two_factor
 
 app_name = "console"
 
@@ -27,6 +27,7 @@ urlpatterns = [
     # projects
     path(PROJECT, overview.overview_view, name="overview"),
     path(PROJECT + "settings/", org_views.project_settings_view, name="project-settings"),
+    path(PROJECT + "limits/", limits.project_limits_view, name="project-limits"),
     path(PROJECT + "keys/", keys.keys_view, name="keys"),
     path(PROJECT + "keys/<str:key_id>/revoke/", keys.key_revoke_view, name="key-revoke"),
     path(PROJECT + "memories/", memories.memories_view, name="memories"),

@@ -18,7 +18,7 @@ See docs/limits.md.
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -496,6 +496,15 @@ def quota_check_spend(project: Any, kind: str) -> None:
 
 
 # --- for the console ----------------------------------------------------------------------------
+
+
+def quota_spend_texts(project: Any, kind: str, texts: Iterable[str]) -> None:
+    """Before a paid LLM or embedding call over `texts`: check today's budget, then charge
+    an estimate of the tokens (about 4 characters per token, the usual rule for English;
+    exact provider counts vary, and the estimate is charged before the call so that
+    concurrent calls cannot all slip under the limit)."""
+    quota_check_spend(project, kind)
+    quota_charge_tokens(project, kind, sum(len(text) for text in texts) // 4 + 1)
 
 
 def quota_usage(project: Any) -> dict[str, Any]:

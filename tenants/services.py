@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from config.errors import InvalidInput, NotFound
+from config.quotas import limits_validate
 from tenants.api_keys import new_key_material
 from tenants.context import organization_context, tenant_context
 from tenants.models import ALL_SCOPES, ApiKey, Membership, Organization, Project, Role
@@ -185,3 +186,22 @@ def project_id_parse(value: str) -> UUID:
         return UUID(value)
     except ValueError as exc:
         raise InvalidInput(f"project: {value!r} is not a project id.") from exc
+
+
+def project_limits_update(*, project: Project, limits: dict[str, Any], actor: Actor) -> Project:
+    """Per-project overrides of the platform limits (0 = no limit); unset ones follow the
+    settings defaults. Audited with the names and values (limits are not user content)."""
+    clean = limits_validate(limits)
+    with tenant_context(project.id, project.organization_id):
+        project.options = {**(project.options or {}), "limits": clean}
+        project.save(update_fields=["options", "updated_at"])
+        audit_record(
+            org_id=project.organization_id,
+            project_id=project.id,
+            actor=actor,
+            action="project.limits_updated",
+            target_type="project",
+            target_id=str(project.id),
+            extra={"limits": clean},
+        )
+    return project

@@ -19,12 +19,14 @@ from uuid import UUID, uuid4
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
-from config.errors import InvalidInput
+from config.errors import InvalidInput, RateLimited
+from config.quotas import quota_spend_texts
 from integrations.metrics import observe_job
 from memory.ingestion.apply import PreparedFact, job_apply
 from memory.ingestion.facts import CandidateFact, ConversationMessage, ExtractionError, Extractor
 from memory.ingestion.heartbeat import ClaimLost, JobHeartbeat
 from memory.ingestion.inputs import JobInput, JobInputError, job_input_load
+from memory.ingestion.llm_extractor import LLMExtractor
 from memory.ingestion.providers import get_extractor
 from memory.ingestion.stages import assign_categories, dedupe_exact, dedupe_near, drop_unimportant
 from memory.models import IngestionJob
@@ -35,7 +37,7 @@ from memory.services.ingestion import (
     ingestion_job_claim,
     ingestion_job_fail,
 )
-from memory.services.memories import MemoryScope
+from memory.services.memories import MemoryScope, embedding_spend
 from tenants.context import tenant_context
 from tenants.keyring import DecryptionError
 
@@ -69,6 +71,8 @@ def facts_extract(job: JobInput, extractor: Extractor) -> list[CandidateFact]:
     messages = [
         ConversationMessage(str(m["role"]), str(m["content"]), m.get("name")) for m in job.messages
     ]
+    if isinstance(extractor, LLMExtractor):
+        quota_spend_texts(job.project, "llm", [m.content for m in messages])
     return extractor.extract(messages, job.context)
 
 
@@ -80,6 +84,7 @@ def facts_prepare(job: JobInput, facts: list[CandidateFact]) -> list[PreparedFac
         facts = dedupe_exact(facts, set(), lambda text: content_hash(project_id, text))
     if not facts:
         return []
+    embedding_spend(job.project, [fact.text for fact in facts])
     vectors = get_embedder().embed([fact.text for fact in facts])
     return [
         PreparedFact(
@@ -95,6 +100,8 @@ def facts_prepare(job: JobInput, facts: list[CandidateFact]) -> list[PreparedFac
 def failure_reason(exc: BaseException) -> tuple[str, bool]:
     """(reason shown to the project owner, whether retrying may help). Reasons never quote
     content: they are stored in plaintext on the job."""
+    if isinstance(exc, RateLimited):
+        return f"daily budget: {exc.message}", True
     if isinstance(exc, ExtractionError):
         return f"extraction failed: {exc.reason}", exc.retryable
     if isinstance(exc, JobInputError):

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.services import Actor, audit_record
 from config.errors import Conflict, InvalidInput, NotFound
+from config.quotas import quota_spend_texts
 from integrations.services import memory_events_emit
 from memory.models import Memory, MemoryState, MemoryVersion
 from memory.providers.embedder import get_embedder
@@ -88,9 +89,17 @@ def validate_text(text: Any, *, field_name: str = "text") -> str:
     return text
 
 
-def _embed_missing(items: Sequence[NewMemory]) -> None:
+def embedding_spend(project: Project, texts: Sequence[str]) -> None:
+    """A remote embedding endpoint costs money: count it against the project's daily
+    budget (429 once used up). The local model is free."""
+    if settings.ENGRAM_EMBEDDER == "openai":
+        quota_spend_texts(project, "embedding", texts)
+
+
+def _embed_missing(project: Project, items: Sequence[NewMemory]) -> None:
     missing = [item for item in items if item.embedding is None]
     if missing:
+        embedding_spend(project, [item.text for item in missing])
         vectors = get_embedder().embed([item.text for item in missing])
         for item, vector in zip(missing, vectors, strict=True):
             item.embedding = vector
@@ -173,7 +182,7 @@ def memories_create(
     for item, digest in zip(items, digests, strict=True):
         if digest not in existing and digest not in fresh:
             fresh[digest] = (item, digest)
-    _embed_missing([item for item, _ in fresh.values()])
+    _embed_missing(project, [item for item, _ in fresh.values()])
     built = {
         digest: _build_memory(project, scope, item, digest) for digest, (item, _) in fresh.items()
     }
@@ -293,6 +302,7 @@ def _replace_text(project: Project, memory: Memory, new_text: str) -> None:
         project.id, new_text, field_context(memory.id, "text"), memory.user_id
     )
     memory.content_hash = content_hash(project.id, new_text)
+    embedding_spend(project, [new_text])
     memory.embedding = get_embedder().embed_one(new_text)
     remove_memory_tokens(project_id=project.id, memory_ids=[memory.id])
     counts = index_memories_tokens(project_id=project.id, items=[(memory.id, new_text)])

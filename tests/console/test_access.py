@@ -53,6 +53,7 @@ def _foreign_urls(org: Tenant) -> list[tuple[str, str]]:
             "console:retention",
             "console:gdpr",
             "console:project-settings",
+            "console:project-limits",
         )
     ]
     gets += [

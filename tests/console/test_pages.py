@@ -29,6 +29,7 @@ def project_pages(tenant: Tenant) -> list[str]:
         reverse("console:retention", args=[p]),
         reverse("console:gdpr", args=[p]),
         reverse("console:project-settings", args=[p]),
+        reverse("console:project-limits", args=[p]),
     ]
 
 

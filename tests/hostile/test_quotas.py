@@ -180,3 +180,41 @@ def test_daily_token_spend_is_counted_and_enforced(tenant_a, tenant_b):
 def test_unknown_spend_kind_is_a_programming_error(tenant_a):
     with pytest.raises(ValueError, match="unknown spend kind"):
         quotas.quota_charge_tokens(tenant_a.project, "gpu", 1)
+
+
+def test_paid_embeddings_of_an_add_count_against_the_daily_budget(tenant_a):
+    """With a remote embedder, `infer=false` adds charge their estimated tokens; once the
+    budget is used up the add is refused with a 429 and nothing is stored."""
+    set_limits(tenant_a, embedding_tokens_per_day=30)
+    body = {"messages": [{"role": "user", "content": "x" * 200}], "user_id": "u", "infer": False}
+    with override_settings(ENGRAM_EMBEDDER="openai"):
+        from memory.services.memories import embedding_spend
+
+        embedding_spend(tenant_a.project, ["y" * 200])  # 51 estimated tokens > 30
+        answer = tenant_a.client().post("/v3/memories/add/", body, format="json")
+    assert answer.status_code == 429, answer.json()
+    assert "embedding" in answer.json()["detail"]
+    assert quotas.quota_spent_today(tenant_a.project, "embedding") == 51
+
+
+def test_the_llm_extractor_is_not_called_once_the_llm_budget_is_used(tenant_a):
+    from types import SimpleNamespace
+
+    import openai
+
+    from memory.ingestion.llm_extractor import LLMExtractor
+    from memory.ingestion.pipeline import facts_extract, failure_reason
+    from tests.support.fake_openai import FakeOpenAIServer
+
+    set_limits(tenant_a, llm_tokens_per_day=10)
+    quotas.quota_charge_tokens(tenant_a.project, "llm", 10)
+    job = SimpleNamespace(
+        project=tenant_a.project, messages=[{"role": "user", "content": "I like tea"}]
+    )
+    with FakeOpenAIServer() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        with pytest.raises(RateLimited) as refused:
+            facts_extract(job, LLMExtractor(client=client, model="m"))  # type: ignore[arg-type]
+        assert server.requests == []
+    reason, retryable = failure_reason(refused.value)
+    assert reason.startswith("daily budget") and retryable
