@@ -46,3 +46,11 @@ def membership_role(*, user: User, organization_id: UUID | str) -> str | None:
 
 def organization_projects(*, organization: Organization) -> list[Project]:
     return list(Project.objects.filter(organization=organization).order_by("name"))
+
+
+def organization_members(*, organization: Organization) -> list[Membership]:
+    return list(
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__username")
+    )

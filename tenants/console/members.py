@@ -11,15 +11,15 @@ from django.views.decorators.http import require_http_methods
 from config.errors import InvalidInput
 from tenants.console.access import Access, console_view, org_access
 from tenants.console.forms import ConsoleForm, add_domain_error
-from tenants.console.organizations import (
-    membership_change_check,
-    membership_remove,
-    organization_members,
-    staff_user_for_membership,
-)
 from tenants.console.pages import render_page
 from tenants.models import Membership, Role
-from tenants.services import membership_set
+from tenants.selectors import organization_members
+from tenants.services import (
+    membership_change_check,
+    membership_remove,
+    membership_set,
+    staff_user_for_membership,
+)
 
 
 class MemberAddForm(ConsoleForm):

@@ -12,15 +12,16 @@ from audit.services import Actor
 from config.errors import InvalidInput
 from tenants.console.access import console_access, console_view, org_access, staff_actor
 from tenants.console.forms import ConsoleForm, add_domain_error, categories_format, categories_parse
-from tenants.console.organizations import (
-    organization_create_owned,
-    organization_rename,
-    project_rename,
-)
 from tenants.console.pages import render_page
 from tenants.models import Project
 from tenants.selectors import organization_projects
-from tenants.services import project_create, project_settings_update
+from tenants.services import (
+    organization_create_owned,
+    organization_rename,
+    project_create,
+    project_rename,
+    project_settings_update,
+)
 
 
 class NameForm(ConsoleForm):
