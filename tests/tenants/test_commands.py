@@ -69,3 +69,17 @@ def test_commands_reject_bad_input_with_a_message() -> None:
     tenant = json.loads(_call("engram_tenant", "create", "--org", "S", "--project", "p", "--json"))
     with pytest.raises(CommandError, match="unknown scope"):
         _call("engram_key", "create", "--project", tenant["project_id"], "--scopes", "root")
+
+
+def test_demo_tenant_is_created_once_with_a_key_and_a_console_owner() -> None:
+    from django.test import Client
+
+    first = _call("engram_demo")
+    key = next(line.split(": ")[1] for line in first.splitlines() if "API key" in line)
+    password = next(line.split(": ")[1] for line in first.splitlines() if "password" in line)
+    assert _ping(key) == 200
+    client = Client()
+    assert client.login(username="owner@demo.engram.local", password=password)
+    assert client.get("/console/").status_code == 200
+    second = _call("engram_demo")
+    assert "exists" in second and "eng_" not in second and password not in second

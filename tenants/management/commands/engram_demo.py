@@ -1,19 +1,23 @@
 """`manage.py engram_demo`: the demo tenant that `make run` creates once.
 
-The key is printed only when it is created; later runs say where the demo project is and
-how to issue another key, because the plaintext key is never stored.
+The key and the console password are printed only when they are created; later runs say
+where the demo project is and how to issue another key, because neither is ever stored in
+a readable form.
 """
 
+import os
+import secrets
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from audit.services import CLI_ACTOR
-from tenants.models import Project
-from tenants.services import tenant_bootstrap
+from tenants.models import Organization, Project, Role
+from tenants.services import membership_set, staff_user_for_membership, tenant_bootstrap
 
 DEMO_ORG = "Demo organization"
 DEMO_PROJECT = "Demo project"
+DEMO_STAFF_EMAIL = "owner@demo.engram.local"
 
 
 class Command(BaseCommand):
@@ -35,3 +39,14 @@ class Command(BaseCommand):
         self.stdout.write(f"  org_id:     {org.id}")
         self.stdout.write(f"  project_id: {project.id}")
         self.stdout.write(f"  API key (shown once): {issued.plaintext}")
+        password = _demo_owner_create(org)
+        port = os.environ.get("PORT", "8000")
+        self.stdout.write(f"  console:    http://127.0.0.1:{port}/console/ as {DEMO_STAFF_EMAIL}")
+        self.stdout.write(f"  password (shown once): {password}")
+
+
+def _demo_owner_create(organization: Organization) -> str:
+    password = secrets.token_urlsafe(12)
+    user = staff_user_for_membership(email=DEMO_STAFF_EMAIL, password=password)
+    membership_set(organization=organization, user=user, role=Role.OWNER, actor=CLI_ACTOR)
+    return password
