@@ -20,6 +20,19 @@ class NoTenantContext(RuntimeError):
     """Raised when tenant-scoped work is attempted outside a transaction."""
 
 
+def _set_pair(project: str, org: str) -> tuple[str, str]:
+    """Set both tenant settings in one round trip; returns the previous values."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(current_setting(%s, true), ''),"
+            " coalesce(current_setting(%s, true), ''),"
+            " set_config(%s, %s, true), set_config(%s, %s, true)",
+            [PROJECT_SETTING, ORG_SETTING, PROJECT_SETTING, project, ORG_SETTING, org],
+        )
+        row = cursor.fetchone()
+    return str(row[0]), str(row[1])
+
+
 def _set(name: str, value: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -34,8 +47,7 @@ def activate_tenant(project_id: UUID | str, org_id: UUID | str | None = None) ->
     """Bind the current transaction to a project (for the rest of the transaction)."""
     if not connection.in_atomic_block:
         raise NoTenantContext("activate_tenant() needs an open transaction")
-    _set(PROJECT_SETTING, str(project_id))
-    _set(ORG_SETTING, str(org_id) if org_id else "")
+    _set_pair(str(project_id), str(org_id) if org_id else "")
 
 
 @contextmanager
@@ -46,35 +58,34 @@ def tenant_context(project_id: UUID | str, org_id: UUID | str | None = None) -> 
     turn can never write the second one's rows under the first one's context.
     """
     with transaction.atomic():
-        previous_project = _set(PROJECT_SETTING, str(project_id))
-        previous_org = _set(ORG_SETTING, str(org_id) if org_id else "")
+        previous = _set_pair(str(project_id), str(org_id) if org_id else "")
         try:
             yield
         finally:
             if not connection.needs_rollback:
-                _set(PROJECT_SETTING, previous_project)
-                _set(ORG_SETTING, previous_org)
+                _set_pair(*previous)
 
 
 @contextmanager
 def organization_context(org_id: UUID | str) -> Iterator[None]:
     """A transaction for organization-level rows (the organization's own audit chain)."""
     with transaction.atomic():
-        previous_project = _set(PROJECT_SETTING, "")
-        previous_org = _set(ORG_SETTING, str(org_id))
+        previous = _set_pair("", str(org_id))
         try:
             yield
         finally:
             if not connection.needs_rollback:
-                _set(PROJECT_SETTING, previous_project)
-                _set(ORG_SETTING, previous_org)
+                _set_pair(*previous)
 
 
 @contextmanager
 def dangerously_allow_api_key_lookup(key_id: str) -> Iterator[None]:
     """Authentication must find a key before it knows the tenant. The api-key policy lets
-    exactly the row with this public key id through while this is active, nothing else."""
-    with transaction.atomic():
+    exactly the row with this public key id through while this is active, nothing else.
+
+    Inside a request's transaction no savepoint is needed: if the lookup fails, the whole
+    transaction is rolled back and the setting with it."""
+    with transaction.atomic(savepoint=False):
         previous = _set(API_KEY_LOOKUP_SETTING, key_id)
         try:
             yield
