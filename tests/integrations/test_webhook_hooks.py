@@ -2,26 +2,18 @@
 `memory_events_emit` (the three one-line hooks proposed in docs/integrations.md). Skipped
 until they are wired, so the suite stays green meanwhile and starts checking them at once."""
 
-import inspect
 import json
 
 import pytest
 
 from integrations.delivery import delivery_attempt
 from integrations.models import WebhookDelivery
-from memory.services import memories
 from tenants.context import tenant_context
 from tests.conftest import Tenant
 from tests.integrations.receiver import WebhookReceiver
 from tests.support.memory_api import add_memory
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        "memory_events_emit" not in inspect.getsource(memories),
-        reason="memory.services.memories does not call memory_events_emit yet",
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 
 def test_add_update_and_delete_through_the_api_are_delivered(
