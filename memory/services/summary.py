@@ -19,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from config.errors import RateLimited
+from config.quotas import quota_spend_texts
 from memory.filters import ParsedFilters
 from memory.models import Memory
 from memory.selectors.memories import Visibility, memories_matching
@@ -87,12 +89,25 @@ def _llm_text(texts: list[str]) -> str | None:
     return content.strip() if isinstance(content, str) and content.strip() else None
 
 
+def _llm_budget_allows(project: Project, texts: list[str]) -> bool:
+    """A summary is worth a paid LLM call only while the project's daily budget lasts;
+    past it, the extractive summary answers instead of a 429."""
+    if not settings.OPENAI_BASE_URL or not texts:
+        return False
+    try:
+        quota_spend_texts(project, "llm", texts)
+    except RateLimited:
+        return False
+    return True
+
+
 def memories_summary(*, project: Project, filters: ParsedFilters) -> list[dict[str, Any]]:
     rows = memories_matching(
         project=project, filters=filters, visibility=Visibility(), limit=MAX_SUMMARISED
     )
     sections = _sections(rows)
-    prose = _llm_text([record["memory"] for _, record in rows])
+    texts = [record["memory"] for _, record in rows]
+    prose = _llm_text(texts) if _llm_budget_allows(project, texts) else None
     return [
         {
             "summary": prose or _extractive_text(sections),

@@ -143,3 +143,23 @@ def test_summary_uses_the_llm_when_configured_and_falls_back(
         server.script_chat([FakeReply(status=500), FakeReply(status=500)])
         fallback = tenant_a.client().post("/v1/summary/", body, format="json").json()[0]
         assert fallback["method"] == "extractive" and "hiking" in fallback["summary"]
+
+
+def test_summary_stays_extractive_once_the_daily_llm_budget_is_used(
+    tenant_a: Tenant, settings: Any
+) -> None:
+    from config.quotas import quota_charge_tokens
+    from tenants.models import Project
+    from tests.support.fake_openai import FakeOpenAIServer
+
+    _facts(tenant_a)
+    project = Project.objects.get(pk=tenant_a.project.id)
+    project.options = {"limits": {"llm_tokens_per_day": 5}}
+    project.save(update_fields=["options"])
+    quota_charge_tokens(project, "llm", 5)
+    with FakeOpenAIServer() as server:
+        settings.OPENAI_BASE_URL = server.base_url
+        body = {"filters": {"user_id": "alice"}}
+        summary = tenant_a.client().post("/v1/summary/", body, format="json").json()[0]
+        assert summary["method"] == "extractive"
+        assert server.requests == []
