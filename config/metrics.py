@@ -10,8 +10,6 @@ request) call `record_request(project_id, endpoint, ms)`; the console calls `rea
 """
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -20,7 +18,6 @@ from uuid import UUID
 
 import redis
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -141,26 +138,3 @@ def read_daily(
         logger.warning("metrics: Redis unreachable, charts show no requests", exc_info=True)
         rows = [{} for _ in wanted]
     return [_day_metrics(day, raw) for day, raw in zip(wanted, rows, strict=True)]
-
-
-class RequestMetricsMiddleware:
-    """Records every request that an API key authenticated (DRF puts the key on the
-    underlying request as `auth`), by route, with its wall time."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
-        response = self.get_response(request)
-        project_id = getattr(getattr(request, "auth", None), "project_id", None)
-        if project_id is not None:
-            ms = (time.perf_counter() - started) * 1000
-            record_request(project_id, _endpoint(request), ms)
-        return response
-
-
-def _endpoint(request: HttpRequest) -> str:
-    match = request.resolver_match
-    route = match.route if match is not None else ""
-    return f"{request.method} /{route}" if route else f"{request.method} {request.path[:80]}"

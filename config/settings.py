@@ -129,8 +129,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # Per-project request counts and latency for the console charts (config/metrics.py).
-    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

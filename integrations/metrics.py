@@ -37,6 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from config.metrics import record_request
 from integrations import conf
 
 logger = logging.getLogger(__name__)
@@ -211,7 +212,9 @@ def route_label(request: HttpRequest) -> str:
 
 
 class PrometheusMiddleware:
-    """Times every request; search endpoints also feed the search histogram."""
+    """Times every request once, for both sinks: the Prometheus histograms (search
+    endpoints also feed the search histogram) and, for requests an API key authenticated,
+    the per-project daily counters behind the console's charts (config/metrics.py)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -224,4 +227,8 @@ class PrometheusMiddleware:
         observe(HTTP_REQUESTS, (request.method or "", route, str(response.status_code)), seconds)
         if "search" in route:
             observe(SEARCH, (route,), seconds)
+        # DRF puts the authenticated API key on the underlying request as `auth`.
+        project_id = getattr(getattr(request, "auth", None), "project_id", None)
+        if project_id is not None:
+            record_request(project_id, f"{request.method} {route}", seconds * 1000)
         return response

@@ -201,7 +201,7 @@ def select_install(state: dict[str, Any]) -> PgInstall:
 
 
 def prepare_install(install: PgInstall) -> None:
-    """Let the cluster user run bundled binaries that may live under /root/.../.venv."""
+    """Let the cluster user run bundled binaries that may live in a root-owned virtualenv."""
     if install.source != "pgserver":
         return  # Debian packages are world-readable already
     prefix = install.bindir.parent
