@@ -7,12 +7,15 @@ measured later, with the index in place."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.corpus import memory_sentences
-from bench.environment import DATA, owner_sql
+from bench.environment import DATA, PYTHON, ROOT, owner_sql
 from bench.vectors import embed_cached
 
 HNSW_CREATE = (
@@ -40,8 +43,13 @@ def bootstrap_project(memories: int, users: int) -> dict[str, Any]:
     return {"project_id": str(project.id), "api_key": issued.plaintext, "loaded": 0}
 
 
-def preload(env: dict[str, str], *, memories: int, users: int, seed: int = 0) -> dict[str, Any]:
-    """The project for this scale, loaded (idempotent: resumes or reuses an earlier load)."""
+def preload(
+    env: dict[str, str], *, memories: int, users: int, seed: int = 0, workers: int = 2
+) -> dict[str, Any]:
+    """The project for this scale, loaded (idempotent: resumes or reuses an earlier load).
+
+    `workers` processes load interleaved users side by side: most of a batch's time is spent
+    waiting on PostgreSQL, so a second process keeps both cores busy."""
     DATA.mkdir(parents=True, exist_ok=True)
     state = load_state(memories, users) or bootstrap_project(memories, users)
     state_path(memories, users).write_text(json.dumps(state))
@@ -49,19 +57,39 @@ def preload(env: dict[str, str], *, memories: int, users: int, seed: int = 0) ->
         return state
     print(f"generating {memories} sentences", flush=True)
     pairs = list(memory_sentences(memories, seed))
-    vectors = embed_cached([text for text, _ in pairs], label="corpus")
+    embed_cached([text for text, _ in pairs], label="corpus")  # cached for the workers
     owner_sql(env, "DROP INDEX IF EXISTS memory_embedding_hnsw")
-    started, first = time.monotonic(), state["loaded"]
-    per_user = memories // users
-    for user in range(first // per_user, users):
-        _load_user(state, user, pairs, vectors, per_user)
-        if user % 200 == 0 or user == users - 1:
-            state["loaded"] = (user + 1) * per_user
-            state_path(memories, users).write_text(json.dumps(state))
-            rate = (state["loaded"] - first) / (time.monotonic() - started)
-            print(f"  preloaded {state['loaded']}/{memories} ({rate:.0f}/s)", flush=True)
+    command = [PYTHON, "-m", "bench.preload", str(memories), str(users), str(seed)]
+    children = [
+        subprocess.Popen([*command, str(part), str(workers)], cwd=ROOT, env=env)
+        for part in range(workers)
+    ]
+    if any(child.wait() != 0 for child in children):
+        raise SystemExit("a preload worker failed; run again to resume")
+    state["loaded"] = memories
+    state_path(memories, users).write_text(json.dumps(state))
     _finish(env, state)
     return state
+
+
+def load_part(*, memories: int, users: int, seed: int, part: int, parts: int) -> None:
+    """Users part, part + parts, ... of this scale (one preload worker process), resumable:
+    the next user to load is kept in a progress file of its own."""
+    state = load_state(memories, users)
+    assert state is not None, "the parent writes the state first"
+    progress = DATA / f"state-{memories}-{users}.part{part}of{parts}.json"
+    next_user = json.loads(progress.read_text())["next"] if progress.exists() else part
+    pairs = list(memory_sentences(memories, seed))
+    vectors = embed_cached([text for text, _ in pairs], label="corpus")
+    per_user = memories // users
+    started, done = time.monotonic(), 0
+    for user in range(next_user, users, parts):
+        _load_user(state, user, pairs, vectors, per_user)
+        done += per_user
+        progress.write_text(json.dumps({"next": user + parts}))
+        if (user // parts) % 100 == 0:
+            rate = done / (time.monotonic() - started)
+            print(f"  worker {part}: user {user + 1}/{users} ({rate:.0f} memories/s)", flush=True)
 
 
 def _load_user(state: dict[str, Any], user: int, pairs: list, vectors: Any, per_user: int) -> None:
@@ -104,3 +132,17 @@ def _finish(env: dict[str, str], state: dict[str, Any]) -> None:
     print(f"  HNSW built in {time.monotonic() - started:.0f}s; VACUUM ANALYZE", flush=True)
     owner_sql(env, "VACUUM ANALYZE memory_memory", "VACUUM ANALYZE memory_memorytoken",
               "VACUUM ANALYZE memory_bm25stat")  # fmt: skip
+
+
+if __name__ == "__main__":
+    # A preload worker: `python -m bench.preload MEMORIES USERS SEED PART PARTS`, started by
+    # preload() with the benchmark's environment.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    numbers = [int(value) for value in sys.argv[1:6]]
+    load_part(
+        memories=numbers[0], users=numbers[1], seed=numbers[2], part=numbers[3], parts=numbers[4]
+    )

@@ -176,6 +176,7 @@ def main() -> None:
     parser.add_argument("--add-clients", type=int, default=4)
     parser.add_argument("--add-batch", type=int, default=20)
     parser.add_argument("--database", default="engram_bench")
+    parser.add_argument("--preload-workers", type=int, default=2)
     args = parser.parse_args()
     env = bench_env(args.database)
     create_database(env, args.database)
@@ -183,7 +184,7 @@ def main() -> None:
     setup_django(env)
     from bench.preload import preload
 
-    state = preload(env, memories=args.memories, users=args.users)
+    state = preload(env, memories=args.memories, users=args.users, workers=args.preload_workers)
     results = run_measurements(env, state, args)
     report.write(results)
 

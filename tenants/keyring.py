@@ -12,6 +12,9 @@ import hmac
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from uuid import UUID
@@ -167,16 +170,49 @@ def _create_key(project_id: UUID, purpose: str, subject_ref: str, version: int) 
     return row
 
 
+# Subject keys already read in the current write block (see subject_keys_read_once).
+_subject_reads: ContextVar[dict[tuple[str, str, str], tuple[int, bytes]] | None] = ContextVar(
+    "subject_key_reads", default=None
+)
+
+
+@contextmanager
+def subject_keys_read_once() -> Iterator[None]:
+    """Inside one write transaction, read each subject key's state once, not per field.
+
+    The state must come from the database (an erasure in another process may have destroyed
+    the key), but re-reading it for every field of a 100-memory batch only repeats the same
+    answer: the batch commits or fails as a whole, so one read inside its transaction is as
+    safe as a read per field. Use it around a whole transaction, never across transactions.
+    """
+    token = _subject_reads.set({})
+    try:
+        yield
+    finally:
+        _subject_reads.reset(token)
+
+
 def active_key(project_id: UUID, purpose: str, subject_ref: str = "") -> tuple[int, bytes]:
     """The key new ciphertexts use for this scope, created on first use."""
     scope = (str(project_id), purpose, subject_ref)
-    # A subject key can be destroyed by an erasure in another process at any moment; new
-    # content sealed with it would be lost, so its state is read from the database each time.
-    cached_id = key_cache.active(scope) if purpose != DataKey.Purpose.SUBJECT else None
+    if purpose == DataKey.Purpose.SUBJECT:
+        reads = _subject_reads.get()
+        if reads is None:
+            return _read_active_key(project_id, purpose, subject_ref)
+        if scope not in reads:
+            reads[scope] = _read_active_key(project_id, purpose, subject_ref)
+        return reads[scope]
+    cached_id = key_cache.active(scope)
     if cached_id is not None:
         cached_key = key_cache.key(cached_id)
         if cached_key is not None:
             return cached_id, cached_key
+    return _read_active_key(project_id, purpose, subject_ref)
+
+
+def _read_active_key(project_id: UUID, purpose: str, subject_ref: str) -> tuple[int, bytes]:
+    # A subject key can be destroyed by an erasure in another process at any moment; new
+    # content sealed with it would be lost, so its state comes from the database.
     row = (
         DataKey.objects.filter(project_id=project_id, purpose=purpose, subject_ref=subject_ref)
         .order_by("-version")
@@ -192,7 +228,7 @@ def active_key(project_id: UUID, purpose: str, subject_ref: str = "") -> tuple[i
             row = _create_key(project_id, purpose, subject_ref, version)
     except IntegrityError:
         # Another process created the same version first: use theirs.
-        return active_key(project_id, purpose, subject_ref)
+        return _read_active_key(project_id, purpose, subject_ref)
     return row.pk, key_cache.key(row.pk) or unwrap_key(row)
 
 

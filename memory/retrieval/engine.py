@@ -5,8 +5,7 @@ project filter to every query as well. Memory text is decrypted only for the mem
 are returned (and for candidates a text/metadata `contains` filter must look at).
 """
 
-import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -15,13 +14,15 @@ from uuid import UUID
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
+from pgvector.django import CosineDistance
 
 from memory.filters import ParsedFilters
 from memory.models import Memory, MemoryState
 from memory.records import memory_record, memory_text, metadata_pair_hash
 from memory.retrieval import fusion
+from memory.retrieval.access import access_recorder
 from memory.retrieval.blind_index import query_tokens
 from memory.retrieval.context import GROUP_COLUMNS, context_scores
 from memory.retrieval.keyword import keyword_candidates
@@ -31,10 +32,13 @@ from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
 from memory.retrieval.temporal import TimeWindow, query_time_window
 from memory.retrieval.vector import bounded_count, exact_scan_limit, vector_candidates
 
-logger = logging.getLogger(__name__)
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
 MIN_POOL = 60
 MAX_POOL = 1000
+# A scope pinned to one entity with at most this many memories is read whole by the vector
+# query, scoring columns included: one statement instead of two, and every candidate's row
+# (keyword, recency, period) is then at hand.
+WHOLE_SCOPE_MAX = 500
 
 
 @dataclass
@@ -60,6 +64,8 @@ class _Plan:
     semantic: dict[UUID, float] = field(default_factory=dict)
     bm25: dict[UUID, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # Every row of the scope, when it was read whole (see WHOLE_SCOPE_MAX).
+    whole_scope: dict[UUID, tuple[fusion.ScoringRow, tuple[str | None, str | None]]] | None = None
 
 
 def search_memories(
@@ -73,6 +79,12 @@ def search_memories(
 ) -> list[ScoredMemory]:
     """The `top_k` memories in scope that best match `query`, best first, with scores in
     [0, 1] (see memory/retrieval/fusion.py), none below `threshold`."""
+    # Embedding is CPU work outside the database: it starts first, on a helper thread, and
+    # runs while this one plans the search and waits on PostgreSQL for the scope size and
+    # the keyword candidates.
+    wants_vector = options.weight("semantic") > 0 or options.weight("temporal") > 0
+    wants_vector = wants_vector and bool(query.strip())
+    pending = _EMBEDDING_POOL.submit(query_vector, query.strip()) if wants_vector else None
     now = timezone.now()
     reference = options.reference_date or now
     window = query_time_window(query, reference)
@@ -80,9 +92,9 @@ def search_memories(
     plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned)
     scope = search_scope(project_id=project_id, filters=filters, options=options, today=now)
     pool = min(MAX_POOL, max(MIN_POOL, 3 * top_k))
-    _gather_candidates(plan, scope, pool)
+    _gather_candidates(plan, scope, pool, pending)
     fused = fusion.fuse(plan.scored, options, plan.semantic, plan.bm25)
-    rows, groups = _scoring_rows(scope, list(fused))
+    rows, groups = _scoring_rows(plan, scope, list(fused))
     scores = _final_scores(plan, fused, rows)
     _lend_context(plan, scope, rows, groups, scores, fused)
     results = _select(plan, scope, rows, scores, fused, filters, top_k, threshold)
@@ -112,12 +124,12 @@ def search_scope(
     return scope
 
 
-def _gather_candidates(plan: _Plan, scope: QuerySet[Memory], pool: int) -> None:
-    wants_vector = plan.options.weight("semantic") > 0 or plan.options.weight("temporal") > 0
-    wants_vector = wants_vector and bool(plan.query)
-    # Embedding is CPU work outside the database: it runs on a helper thread while this one
-    # waits on PostgreSQL for the scope size and the keyword candidates.
-    pending = _EMBEDDING_POOL.submit(query_vector, plan.query) if wants_vector else None
+def _gather_candidates(
+    plan: _Plan,
+    scope: QuerySet[Memory],
+    pool: int,
+    pending: Future[tuple[np.ndarray, bool]] | None,
+) -> None:
     limit = exact_scan_limit(pinned=plan.pinned)
     size = bounded_count(scope, limit + 1)
     plan.info["scope"] = size if size <= limit else f">{limit}"
@@ -129,16 +141,41 @@ def _gather_candidates(plan: _Plan, scope: QuerySet[Memory], pool: int) -> None:
     if size == 0:
         return
     if vector is not None and plan.options.weight("semantic") > 0:
-        found = vector_candidates(
-            scope, vector, pool, scope_size=size, needed=plan.top_k, exact_limit=limit
-        )
-        plan.semantic = dict(found.hits)
-        plan.scored["semantic"] = found.hits
-        plan.info["vector_path"] = found.path
+        if plan.pinned and size <= WHOLE_SCOPE_MAX:
+            _whole_scope(plan, scope, vector, pool)
+        else:
+            found = vector_candidates(
+                scope, vector, pool, scope_size=size, needed=plan.top_k, exact_limit=limit
+            )
+            plan.semantic = dict(found.hits)
+            plan.scored["semantic"] = found.hits
+            plan.info["vector_path"] = found.path
     if plan.window is not None and vector is not None and plan.options.weight("temporal") > 0:
         _in_period(plan, scope, vector, pool)
     if plan.options.weight("recency") > 0:
         _recent(plan, scope, pool)
+
+
+def _whole_scope(plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, pool: int) -> None:
+    """Exact vector ranking of a small pinned scope, returning every row's scoring columns."""
+    columns = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS)
+    # "+ 0" keeps the planner off the HNSW index (approximate, post-filtered), as in
+    # vector.exact_candidates.
+    found = (
+        scope.order_by()
+        .annotate(distance=CosineDistance("embedding", vector) + Value(0.0))
+        .order_by("distance")
+        .values_list("distance", *columns)
+    )
+    plan.whole_scope = {}
+    hits: list[tuple[UUID, float]] = []
+    for distance, *values in found:
+        row = fusion.ScoringRow(*values[:-2])
+        plan.whole_scope[row.id] = (row, (values[-2], values[-1]))
+        hits.append((row.id, 1.0 - float(distance)))
+    plan.semantic = dict(hits[:pool])
+    plan.scored["semantic"] = hits[:pool]
+    plan.info["vector_path"] = "exact"
 
 
 def _keyword(plan: _Plan, scope: QuerySet[Memory], pool: int, *, small_scope: bool) -> None:
@@ -179,12 +216,15 @@ def _recent(plan: _Plan, scope: QuerySet[Memory], pool: int) -> None:
 
 
 def _scoring_rows(
-    scope: QuerySet[Memory], ids: list[UUID]
+    plan: _Plan, scope: QuerySet[Memory], ids: list[UUID]
 ) -> tuple[dict[UUID, fusion.ScoringRow], dict[UUID, tuple[str | None, str | None]]]:
     """The few columns scoring needs, as tuples: building full model instances for every
     candidate would cost more than the queries themselves. Also each one's conversation."""
     if not ids:
         return {}, {}
+    if plan.whole_scope is not None:
+        known = [plan.whole_scope[m] for m in ids if m in plan.whole_scope]
+        return {row.id: row for row, _ in known}, {row.id: group for row, group in known}
     columns = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS)
     found = scope.order_by().filter(pk__in=ids).values_list(*columns)
     rows = {values[0]: fusion.ScoringRow(*values[:-2]) for values in found}
@@ -298,14 +338,6 @@ def _rerank(query: str, results: list[ScoredMemory]) -> list[ScoredMemory]:
 
 
 def _schedule_access_recording(project_id: UUID, memory_ids: list[UUID]) -> None:
+    # After commit (a rolled-back request used nothing), batched by the process's recorder.
     if memory_ids:
-        transaction.on_commit(partial(_enqueue_access, project_id, memory_ids))
-
-
-def _enqueue_access(project_id: UUID, memory_ids: list[UUID]) -> None:
-    from memory.retrieval.tasks import record_memory_access
-
-    try:
-        record_memory_access.delay(str(project_id), [str(memory_id) for memory_id in memory_ids])
-    except Exception as exc:  # noqa: BLE001 - counters must never fail a search
-        logger.warning("could not enqueue access recording: %s", type(exc).__name__)
+        transaction.on_commit(partial(access_recorder.record, project_id, memory_ids))

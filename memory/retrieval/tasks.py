@@ -22,18 +22,19 @@ MAX_IDS_PER_TASK = 1000
     retry_backoff=True,
     max_retries=3,
 )
-def record_memory_access(project_id: str, memory_ids: list[str]) -> int:
-    """A search returned these memories: count the use and stamp the time (they feed the
-    frequency and recency boosts). Counts are approximate by design: a retried task may
-    count a use twice, which is harmless for ranking."""
+def record_memory_access(project_id: str, memory_ids: list[str], uses: int = 1) -> int:
+    """Searches returned these memories `uses` times each: count the uses and stamp the time
+    (they feed the frequency and recency boosts). Sent in batches by
+    memory/retrieval/access.py. Counts are approximate by design: a retried task may count a
+    use twice, which is harmless for ranking."""
     ids = [UUID(value) for value in memory_ids[:MAX_IDS_PER_TASK]]
     with tenant_context(project_id):
-        return record_access(project_id=UUID(project_id), memory_ids=ids)
+        return record_access(project_id=UUID(project_id), memory_ids=ids, uses=max(1, uses))
 
 
-def record_access(*, project_id: UUID, memory_ids: list[UUID]) -> int:
+def record_access(*, project_id: UUID, memory_ids: list[UUID], uses: int = 1) -> int:
     updated: int = Memory.objects.filter(project_id=project_id, pk__in=memory_ids).update(
-        access_count=F("access_count") + 1, last_accessed_at=timezone.now()
+        access_count=F("access_count") + uses, last_accessed_at=timezone.now()
     )
     return updated
 

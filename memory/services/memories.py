@@ -31,6 +31,7 @@ from memory.records import (
 )
 from memory.retrieval import index_memories_tokens, remove_memory_tokens
 from memory.services.versions import version_create
+from tenants.keyring import subject_keys_read_once
 from tenants.models import Project
 
 MAX_IDS_IN_AUDIT = 100
@@ -176,6 +177,13 @@ def memories_create(
     not stored twice: the existing memory comes back with event NONE."""
     if scope.is_empty():
         raise InvalidInput("At least one of user_id, agent_id, app_id or run_id is required.")
+    with subject_keys_read_once():
+        return _memories_create(project, scope, items, actor)
+
+
+def _memories_create(
+    project: Project, scope: MemoryScope, items: Sequence[NewMemory], actor: Actor
+) -> list[MemoryChange]:
     digests = [content_hash(project.id, item.text) for item in items]
     existing = _existing_duplicates(project, scope, digests)
     fresh: dict[str, tuple[NewMemory, str]] = {}

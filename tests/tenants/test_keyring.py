@@ -97,3 +97,38 @@ def test_no_plaintext_key_material_in_the_table(tenant_a: Tenant) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM tenants_datakey WHERE wrapped_key IS NULL")
             assert cursor.fetchone()[0] == 0
+
+
+def test_a_batch_reads_each_subject_key_once_and_the_next_batch_reads_it_again(
+    tenant_a: Tenant,
+) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.services import CLI_ACTOR
+    from memory.services.memories import MemoryScope, NewMemory, memories_create
+
+    project = tenant_a.project
+
+    def add(texts: list[str], user: str = "alice") -> int:
+        with CaptureQueriesContext(connection) as queries:
+            memories_create(
+                project=project,
+                scope=MemoryScope(user_id=user),
+                items=[NewMemory(text=text) for text in texts],
+                actor=CLI_ACTOR,
+            )
+        return sum('FROM "tenants_datakey"' in query["sql"] for query in queries)
+
+    with tenant_context(project.id):
+        add(["Bob's first fact"], user="bob")  # the project's index and data keys, cached
+        first = add([f"Alice fact number {n}" for n in range(20)])
+        assert subject_key_destroy(project.id, "user:alice") == 1
+        # A later batch must see the erasure: it reads the key's state again, finds it
+        # destroyed and seals with a new key.
+        second = add(["Alice fact after the erasure"])
+        keys = DataKey.objects.filter(project=project, purpose=DataKey.Purpose.SUBJECT)
+        states = sorted(keys.values_list("state", flat=True))
+    assert first == 1  # 40 sealed fields (text and history), one read
+    assert second == 1
+    # Bob's key, Alice's new key, Alice's destroyed one.
+    assert states == [DataKey.State.ACTIVE, DataKey.State.ACTIVE, DataKey.State.DESTROYED]
