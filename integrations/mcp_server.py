@@ -1,15 +1,20 @@
 """Engram as an MCP server (the official `mcp` SDK): memory tools for any MCP client.
 
 Two transports, one set of tools:
+- streamable HTTP: POST `/mcp/` (and `/mcp`) on the main server, e.g.
+  `http://127.0.0.1:8000/mcp/`; integrations/mcp_view.py and mcp_http.py bridge the
+  WSGI request to the SDK's ASGI app. Stateless with JSON responses, so any gunicorn
+  worker answers any request. Each request carries its own key (`Authorization: Bearer
+  <key>` or `Token <key>`), so one server serves every project, each call confined to its
+  key's project.
 - stdio: `manage.py engram_mcp` with the key in ENGRAM_API_KEY (or `--api-key`, which other
   users of the machine can read in the process list). The key is checked once at start.
-- streamable HTTP: `manage.py engram_mcp_http --port 8001` serves `/mcp` (and `/mcp/`) as a
-  separate ASGI process (uvicorn), because the Django app is WSGI under gunicorn. Each
-  request carries its own key (`Authorization: Bearer <key>` or `Token <key>`), so one HTTP
-  server serves every project, each call confined to its key's project.
 
-Tools run the synchronous service calls of integrations/mcp_tools.py in Django's
-thread-sensitive executor (the ORM must not run on the event loop).
+Tools run the synchronous service calls of integrations/mcp_tools.py through
+`sync_to_async(thread_sensitive=True)`, since the ORM must not run on the event loop. Over
+HTTP that is the gunicorn thread serving the request (it waits in `async_to_sync`); over
+stdio it is asgiref's one thread-sensitive thread, where `close_old_connections` below does
+what Django's request signals do for a web request.
 """
 
 from collections.abc import Awaitable, Callable
@@ -33,7 +38,8 @@ PrincipalResolver = Callable[[Context], Awaitable[ApiPrincipal]]
 
 def _call(function: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
     def run() -> dict[str, Any]:
-        # A long-lived process: drop connections the database closed meanwhile.
+        # stdio is one long-lived process: drop connections the database closed meanwhile
+        # (the web server does this at the start and end of each request anyway).
         close_old_connections()
         return function(*args, **kwargs)
 
@@ -66,7 +72,11 @@ async def _call_principal(key: str) -> ApiPrincipal:
 
 
 def build_server(resolve: PrincipalResolver) -> MCPServer:
-    server = MCPServer(name="engram", instructions=INSTRUCTIONS, version="1.0.0")
+    # No subscriptions/listen: Engram publishes no resources, and over HTTP an open-ended
+    # notification stream would hold a gunicorn thread for as long as the client listens.
+    server = MCPServer(
+        name="engram", instructions=INSTRUCTIONS, version="1.0.0", subscriptions=False
+    )
 
     @server.tool(description="Remember a fact or message for a user, agent or run.")
     async def add_memory(

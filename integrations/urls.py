@@ -1,9 +1,10 @@
 """Webhook endpoints (Mem0 wire, with and without the trailing slash: the Mem0 client never
-follows redirects) and the Prometheus scrape endpoint."""
+follows redirects), the MCP server (/mcp and /mcp/: MCP clients do not all follow redirects
+either) and the Prometheus scrape endpoint."""
 
 from django.urls import URLPattern, re_path
 
-from integrations import api, metrics_view
+from integrations import api, mcp_view, metrics_view
 
 WEBHOOK = r"^api/v1/webhooks/(?P<webhook_id>wh_[A-Za-z0-9_-]+)"
 
@@ -19,5 +20,6 @@ urlpatterns: list[URLPattern] = [
         api.WebhookDeliveriesApi.as_view(),
         name="webhook-deliveries",
     ),
+    re_path(r"^mcp/?$", mcp_view.mcp_endpoint, name="mcp"),
     re_path(r"^metrics/?$", metrics_view.metrics, name="metrics"),
 ]

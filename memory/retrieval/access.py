@@ -62,7 +62,7 @@ class AccessRecorder:
         while not stop.wait(self._flush_seconds):
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - the flusher must outlive any one failure
+            except Exception:
                 logger.exception("access recording flush failed")
 
 
