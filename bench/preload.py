@@ -125,7 +125,7 @@ def _finish(env: dict[str, str], state: dict[str, Any]) -> None:
     started = time.monotonic()
     owner_sql(
         env,
-        "SET maintenance_work_mem = '2GB'",
+        "SET maintenance_work_mem = '4GB'",
         "SET max_parallel_maintenance_workers = 1",
         HNSW_CREATE,
     )

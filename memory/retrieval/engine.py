@@ -276,9 +276,9 @@ def _select(
     top_k: int,
     threshold: float,
 ) -> list[ScoredMemory]:
-    ranked = [
-        m for m in sorted(scores, key=lambda m: (-scores[m], str(m))) if scores[m] >= threshold
-    ]
+    order = sorted(scores, key=lambda m: (-scores[m], str(m)))
+    scores = fusion.with_relevance_floor(order, scores, _own_relevance(plan, rows, scores))
+    ranked = [m for m in order if scores[m] >= threshold]
     results: list[ScoredMemory] = []
     # Whole rows (ciphertexts) only for what is returned; a `contains` filter on the
     # decrypted text may reject some, so fetch in growing batches.
@@ -298,6 +298,19 @@ def _select(
             results.append(ScoredMemory(memory, text, score, breakdown))
         start, batch = start + len(chunk), batch * 2
     return results
+
+
+def _own_relevance(
+    plan: _Plan, rows: dict[UUID, fusion.ScoringRow], scores: dict[UUID, float]
+) -> dict[UUID, float]:
+    # A superseded version keeps its demotion (fusion.demote_superseded): no floor for it.
+    return {
+        memory_id: fusion.relevance(
+            plan.options, plan.semantic.get(memory_id), plan.bm25.get(memory_id)
+        )
+        for memory_id in scores
+        if memory_id in rows and rows[memory_id].state != MemoryState.SUPERSEDED
+    }
 
 
 def _breakdown(plan: _Plan, memory: fusion.ScoringRow, fused: fusion.Fused) -> dict[str, Any]:

@@ -141,6 +141,35 @@ def fuse(
     return fused
 
 
+def relevance(options: SearchOptions, cosine: float | None, bm25: float | None) -> float:
+    """A memory's own relevance to the query, whatever the other candidates: the best of its
+    cosine similarity and its mapped BM25 score, over the signals in use."""
+    found = 0.0
+    if cosine is not None and options.weight("semantic") > 0:
+        found = max(found, cosine)
+    if bm25 is not None and options.weight("keyword") > 0:
+        found = max(found, keyword_relevance(bm25))
+    return min(found, 1.0)
+
+
+def with_relevance_floor(
+    order: Sequence[UUID], scores: Mapping[UUID, float], floors: Mapping[UUID, float]
+) -> dict[UUID, float]:
+    """Scores raised to each memory's own relevance, but never above the score of the memory
+    ranked before it: the order stays as fused, scores stay non-increasing down the list.
+
+    Fusion is relative: among a handful of candidates the last one fuses to nearly 0 even
+    when it is almost as similar as the first (cosine 0.30 against 0.31). `threshold` is
+    meant to drop what is irrelevant, not the runner-up of a near tie, so it must see at
+    least the memory's own relevance."""
+    raised: dict[UUID, float] = {}
+    ceiling = math.inf
+    for memory_id in order:
+        score = max(scores[memory_id], min(floors.get(memory_id, 0.0), ceiling))
+        raised[memory_id] = ceiling = score
+    return raised
+
+
 def recency(created_at: datetime, now: datetime, half_life_days: float) -> float:
     age_days = max(0.0, (now - created_at).total_seconds() / 86400.0)
     return math.pow(0.5, age_days / half_life_days) if half_life_days > 0 else 1.0

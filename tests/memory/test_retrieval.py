@@ -324,3 +324,41 @@ def test_hnsw_never_returns_fewer_memories_than_available(
     assert found.path == "hnsw→exact"
     assert {memory_id for memory_id, _ in found.hits} == {row.id for row in mine}
     assert len(results) == 5
+
+
+def test_the_threshold_sees_each_memorys_own_relevance_as_mem0s_does(tenant_a: Tenant) -> None:
+    """Fusion is relative: with few candidates the runner-up fused to almost 0 and fell under
+    the threshold however similar it was. Its score is floored at its own relevance (as
+    Mem0 gates on the semantic score), never above the memory ranked before it."""
+    with tenant_context(tenant_a.project.id):
+        make_memories(
+            tenant_a.project,
+            [
+                "I am allergic to peanuts.",
+                "Peanut allergy runs in my family, my sister has it too.",
+                "My favourite colour is teal.",
+            ],
+        )
+        results = search(tenant_a.project, "Which snack is safe with my allergy?", threshold=0.3)
+    assert sorted(texts(results)) == [
+        "I am allergic to peanuts.",
+        "Peanut allergy runs in my family, my sister has it too.",
+    ]
+    scores = [result.score for result in results]
+    assert scores == sorted(scores, reverse=True) and min(scores) >= 0.3
+    for before, result in zip([None, *results], results, strict=False):
+        floor = result.score_breakdown["semantic"]
+        if before is not None:
+            floor = min(floor, before.score)
+        assert result.score >= floor - 1e-4
+
+
+def test_relevance_floor_keeps_the_order_and_never_rises_above_the_memory_before() -> None:
+    from memory.retrieval.fusion import with_relevance_floor
+
+    a, b, c, d = uuid4(), uuid4(), uuid4(), uuid4()
+    scores = {a: 0.9, b: 0.2, c: 0.01, d: 0.0}
+    floors = {a: 0.5, b: 0.95, c: 0.3, d: 0.05}
+    raised = with_relevance_floor([a, b, c, d], scores, floors)
+    # b is capped at a's score; c rises to its own relevance; d to its own.
+    assert raised == {a: 0.9, b: 0.9, c: 0.3, d: 0.05}
