@@ -1,8 +1,10 @@
 """The private PostgreSQL + pgvector cluster under .data/postgres (used by devservices.py).
 
 Binaries: a Debian PostgreSQL only if pgvector is installed for it, else the PostgreSQL 16 +
-pgvector bundled in the `pgserver` wheel. initdb and postgres refuse to run as root, so as
-root the cluster belongs to (and runs as) the unprivileged system user `engram-pg`.
+pgvector bundled in the `pgserver` wheel. Into the latter, the pinned newer pgvector is built
+from source (pgvector_build.py) before the server starts; bootstrap then updates the extension
+in existing databases. initdb and postgres refuse to run as root, so as root the cluster
+belongs to (and runs as) the unprivileged system user `engram-pg`.
 
 Roles: `postgres` is the bootstrap superuser, reachable only over the unix socket in a 0700
 directory and without a password. `engram_owner` owns the database and runs migrations;
@@ -25,6 +27,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import pgvector_build
 from devbase import (
     DATA,
     LOCALHOST,
@@ -212,6 +215,38 @@ def prepare_install(install: PgInstall) -> None:
                 grant_read_tree(tree)
 
 
+def upgrade_pgvector(install: PgInstall) -> None:
+    """Build the pinned pgvector into the bundled PostgreSQL while no server runs from it.
+
+    Debian installs are left to apt. A running postmaster must not have its extension
+    library swapped between two backends, so then the build waits for the next start.
+    Failures only warn (pgvector_build): the bundled version still works.
+    """
+    if install.source != "pgserver":
+        return
+    prefix = install.bindir.parent
+    if not pgvector_build.needs_build(prefix):
+        return
+    if running() or install_in_use(install):
+        print(f"postgres: pgvector {pgvector_build.PGVECTOR_VERSION} will be built into the "
+              "bundled PostgreSQL on its next start (it is running now)")  # fmt: skip
+        return
+    pgvector_build.ensure_pgvector(prefix)
+
+
+def install_in_use(install: PgInstall) -> bool:
+    """True if any process we can see runs this installation's `postgres` (our cluster, or
+    another one sharing the virtualenv). Others' processes are visible to root only."""
+    binary = (install.bindir / "postgres").resolve()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(proc / "exe")) == binary:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _others_can_use(tree: Path) -> bool:
     probe = tree / "bin" / "postgres"
     if not probe.exists():
@@ -392,7 +427,9 @@ def bootstrap_sql(role_passwords: dict[str, str]) -> str:
     """Idempotent and convergent: role attributes and passwords are re-asserted every time.
 
     template1 gets the extension too, so test databases (pytest-django creates them as
-    engram_owner) have pgvector without needing superuser rights.
+    engram_owner) have pgvector without needing superuser rights. `ALTER EXTENSION ...
+    UPDATE` brings databases made under an older pgvector to the installed default version
+    (a no-op when current); only a superuser may update it, so migrations cannot.
     """
     owner_pw = sql_literal(role_passwords[OWNER_ROLE])
     app_pw = sql_literal(role_passwords[APP_ROLE])
@@ -407,12 +444,14 @@ ALTER ROLE {APP_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATI
   PASSWORD {app_pw};
 \\connect template1
 CREATE EXTENSION IF NOT EXISTS vector;
+ALTER EXTENSION vector UPDATE;
 \\connect postgres
 SELECT 'CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE}' WHERE NOT EXISTS
   (SELECT FROM pg_database WHERE datname = '{DATABASE}') \\gexec
 ALTER DATABASE {DATABASE} OWNER TO {OWNER_ROLE};
 \\connect {DATABASE}
 CREATE EXTENSION IF NOT EXISTS vector;
+ALTER EXTENSION vector UPDATE;
 """  # noqa: S608 - identifiers are our constants; passwords go through sql_literal
 
 
@@ -441,6 +480,7 @@ def connection_urls(port: int) -> dict[str, str]:
 def ensure_up(state: dict[str, Any]) -> ServiceUp:
     """Initialise, start and bootstrap the cluster as needed; records port/binaries in state."""
     install = select_install(state)
+    upgrade_pgvector(install)  # before the postmaster starts: never under a running one
     user = cluster_user()
     if user:
         DATA.chmod(0o711)  # search only: the secrets beside the cluster stay private
