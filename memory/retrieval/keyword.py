@@ -16,7 +16,7 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import QuerySet
 
-from memory.models import Memory, MemoryToken
+from memory.models import Memory
 from memory.retrieval.blind_index import CORPUS_TOKEN
 
 K1 = 1.2
@@ -101,9 +101,13 @@ def keyword_candidates(
 def _scope_postings(
     scope: QuerySet[Memory], project_id: UUID, tokens: list[int]
 ) -> tuple[dict[UUID, list[tuple[int, int]]], dict[UUID, int]]:
-    rows = MemoryToken.objects.filter(
-        project_id=project_id, token__in=tokens, memory__in=scope.order_by().values("pk")
-    ).values_list("memory_id", "token", "term_frequency", "memory__token_count")
+    # One join from the scope's rows to their postings (through the memory-id index): a
+    # `memory__in=<scope>` subquery made PostgreSQL join the memory table twice.
+    rows = (
+        scope.order_by()
+        .filter(tokens__project_id=project_id, tokens__token__in=tokens)
+        .values_list("pk", "tokens__token", "tokens__term_frequency", "token_count")
+    )
     postings: dict[UUID, list[tuple[int, int]]] = {}
     lengths: dict[UUID, int] = {}
     for memory_id, token, tf, length in rows:
