@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py                       # quick: 20k memories, 200 users
     .venv/bin/python bench/run.py --memories 1000000 --users 10000 --queries 1000 --add-seconds 120
 
-Phases: (1) a database of its own (`engram_bench`), migrated; (2) a project preloaded through
+Phases: (1) a database of its own (`engram_bench_<memories>`), migrated; (2) a project preloaded through
 the memory services with cached MiniLM embeddings of synthetic memory sentences (reused by
 later runs of the same scale); (3) gunicorn from platform/gunicorn.conf.py; (4) latency of
 user-scoped, project-wide and filtered search, one client, distinct queries (the query-vector
@@ -175,9 +175,12 @@ def main() -> None:
     parser.add_argument("--add-seconds", type=float, default=30)
     parser.add_argument("--add-clients", type=int, default=4)
     parser.add_argument("--add-batch", type=int, default=20)
-    parser.add_argument("--database", default="engram_bench")
+    # One database per scale: a preload drops and rebuilds the HNSW index of its whole table,
+    # which must not cost a quick run the rebuild of a million-row index.
+    parser.add_argument("--database", default=None, help="default: engram_bench_<memories>")
     parser.add_argument("--preload-workers", type=int, default=2)
     args = parser.parse_args()
+    args.database = args.database or f"engram_bench_{args.memories}"
     env = bench_env(args.database)
     create_database(env, args.database)
     migrate(env)

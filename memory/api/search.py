@@ -45,7 +45,17 @@ def search_records(
 ) -> list[dict[str, Any]]:
     """Parse a search body, run the retrieval engine, render scored Mem0 records."""
     from memory.retrieval import search_memories, search_options_from_request
+    from memory.retrieval.engine import start_query_embedding
 
+    options = search_options_from_request(body)
+    raw_query = body.get("query")
+    # The query's embedding starts before the rest of the body is validated (a bad body
+    # only wastes it); the request is authenticated by now.
+    early = (
+        start_query_embedding(raw_query, options)
+        if isinstance(raw_query, str) and len(raw_query) <= MAX_QUERY_CHARS
+        else None
+    )
     data = view.parse(SearchInput, body)
     raw = data.get("filters") or {}
     if extra_filters:
@@ -57,7 +67,8 @@ def search_records(
         filters=filters,
         top_k=data.get("top_k") or 10,
         threshold=default_threshold if data.get("threshold") is None else data["threshold"],
-        options=search_options_from_request(body),
+        options=options,
+        query_embedding=early,
     )
     fields = data.get("fields")
     return [select_fields(_scored_record(hit), fields) for hit in hits]

@@ -41,6 +41,20 @@ MAX_POOL = 1000
 WHOLE_SCOPE_MAX = 500
 
 
+QueryEmbedding = Future[tuple[np.ndarray, bool]]
+
+
+def start_query_embedding(query: str, options: SearchOptions) -> QueryEmbedding | None:
+    """Start embedding the query on a helper thread, if the search will use the vector.
+
+    Embedding is the costliest CPU step of a search and needs nothing from the database, so
+    it should start as early as possible and run while the request thread authenticates,
+    parses and waits on PostgreSQL for the scope size and the keyword candidates."""
+    wants_vector = options.weight("semantic") > 0 or options.weight("temporal") > 0
+    text = query.strip()
+    return _EMBEDDING_POOL.submit(query_vector, text) if wants_vector and text else None
+
+
 @dataclass
 class ScoredMemory:
     memory: Memory
@@ -76,15 +90,12 @@ def search_memories(
     top_k: int,
     threshold: float,
     options: SearchOptions,
+    query_embedding: QueryEmbedding | None = None,
 ) -> list[ScoredMemory]:
     """The `top_k` memories in scope that best match `query`, best first, with scores in
-    [0, 1] (see memory/retrieval/fusion.py), none below `threshold`."""
-    # Embedding is CPU work outside the database: it starts first, on a helper thread, and
-    # runs while this one plans the search and waits on PostgreSQL for the scope size and
-    # the keyword candidates.
-    wants_vector = options.weight("semantic") > 0 or options.weight("temporal") > 0
-    wants_vector = wants_vector and bool(query.strip())
-    pending = _EMBEDDING_POOL.submit(query_vector, query.strip()) if wants_vector else None
+    [0, 1] (see memory/retrieval/fusion.py), none below `threshold`. `query_embedding`:
+    what start_query_embedding() returned for this query, if the caller started it early."""
+    pending = query_embedding or start_query_embedding(query, options)
     now = timezone.now()
     reference = options.reference_date or now
     window = query_time_window(query, reference)
