@@ -3,8 +3,8 @@
     .venv/bin/python bench/run.py                       # quick: 20k memories, 200 users
     .venv/bin/python bench/run.py --memories 1000000 --users 10000 --queries 1000 --add-seconds 120
 
-Phases: (1) a database of its own (`engram_bench_<memories>`), migrated; (2) a project preloaded through
-the memory services with cached MiniLM embeddings of synthetic memory sentences (reused by
+Phases: (1) a database of its own (`engram_bench_<memories>`), migrated; (2) a project preloaded
+through the memory services with cached MiniLM embeddings of synthetic memory sentences (reused by
 later runs of the same scale); (3) gunicorn from platform/gunicorn.conf.py; (4) latency of
 user-scoped, project-wide and filtered search, one client, distinct queries (the query-vector
 cache is emptied first, so every query is embedded); (5) sustained `POST /v3/memories/add/`
