@@ -11,22 +11,6 @@ import os
 from pathlib import Path
 
 
-def _prefer_avx2_blas_kernels() -> None:
-    """OpenBLAS picks its AVX-512 (SkylakeX) kernels where the CPU has them; for the small
-    matrices of embedding one search query (a dozen tokens) its AVX2 (Haswell) kernels were
-    20% faster here (7.3 against 9.1 ms per benchmark query, one BLAS thread). Inherited by the
-    workers, which load OpenBLAS after the fork. An explicit OPENBLAS_CORETYPE wins."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return
-    if " avx2" in flags and " fma" in flags:
-        os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
-
-
-_prefer_avx2_blas_kernels()
-
-
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     return int(value) if value else default
