@@ -3,7 +3,7 @@ and a Celery worker on a queue of their own, plus headless Chromium driven by Pl
 
 Chromium is Debian's package, launched by path (Playwright cannot download browsers here).
 Set ENGRAM_CHROMIUM to use another binary. When Playwright or Chromium is missing the tests
-are skipped with a loud message; `platform/install_browser.sh` installs Chromium.
+fail with a message naming what to install; `platform/install_browser.sh` installs Chromium.
 """
 
 import os
@@ -52,15 +52,16 @@ def chromium_path() -> str | None:
     return None
 
 
-def skip_loudly(reason: str) -> None:
+def fail_without_browser(reason: str) -> None:
+    """No Chromium means the console was not tested: a red run, never a silent skip."""
     banner = "!" * 78
     message = (
-        f"\n{banner}\nCONSOLE END-TO-END TESTS SKIPPED: {reason}\n"
+        f"\n{banner}\nCONSOLE END-TO-END TESTS CANNOT RUN: {reason}\n"
         "Install Chromium with `sudo platform/install_browser.sh` (Debian/Ubuntu) or set "
         f"ENGRAM_CHROMIUM=/path/to/chromium.\n{banner}\n"
     )
     sys.stderr.write(message)
-    pytest.skip(message)
+    pytest.fail(message, pytrace=False)
 
 
 @dataclass
@@ -123,10 +124,12 @@ def chromium() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        skip_loudly("the `playwright` Python package is not installed (requirements-dev.txt)")
+        fail_without_browser(
+            "the `playwright` Python package is not installed (requirements-dev.txt)"
+        )
     executable = chromium_path()
     if executable is None:
-        skip_loudly("no Chromium binary found (looked for " + ", ".join(CANDIDATES) + ")")
+        fail_without_browser("no Chromium binary found (looked for " + ", ".join(CANDIDATES) + ")")
     # Playwright's sync API keeps an event loop running in this thread; Django's ORM then
     # refuses to run (SynchronousOnlyOperation) although the tests' own DB calls are plain
     # synchronous code. The documented way out, for as long as the browser is open:

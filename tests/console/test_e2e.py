@@ -18,7 +18,7 @@ from django_otp.oath import totp
 
 try:
     from playwright.sync_api import expect
-except ImportError:  # the `chromium` fixture skips these tests, loudly
+except ImportError:  # the `chromium` fixture then fails these tests, naming the cause
     expect = None  # type: ignore[assignment]
 
 from tenants.models import Role

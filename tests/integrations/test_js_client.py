@@ -20,9 +20,10 @@ NPM = shutil.which("npm")
 @pytest.fixture(scope="session")
 def js_client_installed() -> Path:
     if NODE is None or NPM is None:
-        pytest.skip(
-            "!!! NODE.JS IS NOT INSTALLED: the JavaScript mem0ai client was NOT tested. "
-            "Install node + npm (apt-get install nodejs npm) to run tests/js/smoke.mjs. !!!"
+        pytest.fail(
+            "Node.js is not installed, so the JavaScript mem0ai client cannot be tested. "
+            "Install node + npm (apt-get install nodejs npm) to run tests/js/smoke.mjs.",
+            pytrace=False,
         )
     if not (JS_DIR / "node_modules" / "mem0ai").exists():
         subprocess.run([NPM, "ci"], cwd=JS_DIR, check=True, capture_output=True, timeout=300)
