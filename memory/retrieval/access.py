@@ -15,6 +15,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import Counter, defaultdict
 from uuid import UUID
 
@@ -58,8 +59,8 @@ class AccessRecorder:
         self._thread.start()
 
     def _run(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(self._flush_seconds):
+        while True:  # a daemon thread: it ends with the process (atexit flushes the rest)
+            time.sleep(self._flush_seconds)
             try:
                 self.flush()
             except Exception:

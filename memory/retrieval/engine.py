@@ -14,9 +14,8 @@ from uuid import UUID
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Q, QuerySet
 from django.utils import timezone
-from pgvector.django import CosineDistance
 
 from memory.filters import ParsedFilters
 from memory.models import Memory, MemoryState
@@ -30,7 +29,12 @@ from memory.retrieval.options import SearchOptions
 from memory.retrieval.query_cache import query_vector
 from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
 from memory.retrieval.temporal import TimeWindow, query_time_window
-from memory.retrieval.vector import bounded_count, exact_scan_limit, vector_candidates
+from memory.retrieval.vector import (
+    bounded_count,
+    exact_ranking,
+    exact_scan_limit,
+    vector_candidates,
+)
 
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
 MIN_POOL = 60
@@ -170,14 +174,7 @@ def _gather_candidates(
 def _whole_scope(plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, pool: int) -> None:
     """Exact vector ranking of a small pinned scope, returning every row's scoring columns."""
     columns = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS)
-    # "+ 0" keeps the planner off the HNSW index (approximate, post-filtered), as in
-    # vector.exact_candidates.
-    found = (
-        scope.order_by()
-        .annotate(distance=CosineDistance("embedding", vector) + Value(0.0))
-        .order_by("distance")
-        .values_list("distance", *columns)
-    )
+    found = exact_ranking(scope, vector).values_list("distance", *columns)
     plan.whole_scope = {}
     hits: list[tuple[UUID, float]] = []
     for distance, *values in found:

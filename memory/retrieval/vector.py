@@ -12,6 +12,7 @@ Two access paths, chosen per request:
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 from uuid import UUID
 
 import numpy as np
@@ -66,17 +67,21 @@ def _similarities(rows: list[tuple[UUID, float]]) -> list[tuple[UUID, float]]:
     return [(memory_id, 1.0 - float(distance)) for memory_id, distance in rows]
 
 
-def exact_candidates(
-    scope: QuerySet[Memory], vector: np.ndarray, limit: int
-) -> list[tuple[UUID, float]]:
+def exact_ranking(scope: QuerySet[Memory], vector: np.ndarray) -> QuerySet[Any]:
+    """The whole scope by cosine distance (annotated `distance`), nearest first, exactly."""
     # "+ 0" makes the ORDER BY expression differ from the indexed one, so the planner cannot
     # take the HNSW index (and its post-filtering) for what must be an exact ranking.
-    ranked = (
+    return (
         scope.order_by()
         .annotate(distance=CosineDistance("embedding", vector) + Value(0.0))
         .order_by("distance")
-        .values_list("pk", "distance")[:limit]
     )
+
+
+def exact_candidates(
+    scope: QuerySet[Memory], vector: np.ndarray, limit: int
+) -> list[tuple[UUID, float]]:
+    ranked = exact_ranking(scope, vector).values_list("pk", "distance")[:limit]
     return _similarities(list(ranked))
 
 

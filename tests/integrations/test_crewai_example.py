@@ -4,19 +4,17 @@ local fake OpenAI-compatible model server, remembering across two runs, offline.
 crewai runs in a virtualenv of its own (examples_venv.py): built under .data/ by the first
 run, or by `make test` while ruff and mypy run, and reused until the pins change."""
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Tenant
 from tests.integrations.examples_venv import BuildError, examples_python, private_home
+from tests.support.examples import example_env, run_example
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.live
-REPO = Path(__file__).resolve().parents[2]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 # Runs the example as `python examples/crewai_crew.py ARGS` does, with an audit hook that
@@ -47,20 +45,17 @@ def run_crew(python: Path, args: list[str], env: dict[str, str], workdir: Path) 
     """The example's stdout; fails if the process reached for anything beyond this machine."""
     hosts_log = workdir / "hosts.log"
     hosts_log.unlink(missing_ok=True)
-    script = str(REPO / "examples" / "crewai_crew.py")
-    result = subprocess.run(
-        [str(python), "-c", LAUNCHER, str(hosts_log), script, *args],
+    stdout = run_example(
+        "crewai_crew.py",
+        args,
+        env,
+        python=python,
+        launcher=["-c", LAUNCHER, str(hosts_log)],
         cwd=workdir,  # CrewAI keeps a task-output database named after the working directory
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     hosts = set(hosts_log.read_text().split()) if hosts_log.exists() else set()
     assert hosts <= LOOPBACK, f"the example reached beyond this machine: {hosts - LOOPBACK}"
-    return result.stdout
+    return stdout
 
 
 def prompt_text(model: FakeOpenAIServer) -> str:
@@ -77,10 +72,7 @@ def test_crewai_crew_remembers_across_runs(
     home.mkdir()
     with FakeOpenAIServer() as model:
         env = {
-            "ENGRAM_HOST": gunicorn_server.url,
-            "ENGRAM_API_KEY": live_tenant.api_key,
-            "OPENAI_BASE_URL": model.base_url,
-            "OPENAI_API_KEY": "test",
+            **example_env(gunicorn_server, live_tenant.api_key, model),
             "CHAT_MODEL": "llama3.1",  # not an OpenAI model name: CrewAI must still go native
             **private_home(home),
         }

@@ -2,44 +2,22 @@
 OpenAI-compatible model server, as a user would run them from a shell."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Tenant
+from tests.support.examples import example_env, run_example
 from tests.support.fake_openai import FakeOpenAIServer, FakeReply
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.live
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_example(script: str, args: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / script), *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 def test_chat_example_remembers_across_runs(
     gunicorn_server: LiveServer, live_tenant: Tenant
 ) -> None:
     with FakeOpenAIServer() as model:
-        env = {
-            "ENGRAM_HOST": gunicorn_server.url,
-            "ENGRAM_API_KEY": live_tenant.api_key,
-            "OPENAI_BASE_URL": model.base_url,
-            "OPENAI_API_KEY": "test",
-        }
+        env = example_env(gunicorn_server, live_tenant.api_key, model)
         model.script_chat(["Nice to meet you, Ada!"])
         first = run_example(
             "chat_with_memory.py",
@@ -89,14 +67,8 @@ def tool_call_reply(name: str, arguments: dict[str, str]) -> FakeReply:
 def test_langchain_agent_saves_then_recalls_through_its_memory_tools(
     gunicorn_server: LiveServer, live_tenant: Tenant
 ) -> None:
-    pytest.importorskip("langchain_openai")
     with FakeOpenAIServer() as model:
-        env = {
-            "ENGRAM_HOST": gunicorn_server.url,
-            "ENGRAM_API_KEY": live_tenant.api_key,
-            "OPENAI_BASE_URL": model.base_url,
-            "OPENAI_API_KEY": "test",
-        }
+        env = example_env(gunicorn_server, live_tenant.api_key, model)
         fact = "The user's favourite drink is green tea."
         model.script_chat([tool_call_reply("save_memory", {"fact": fact}), "Noted!"])
         first = run_example("langchain_agent.py", ["--user", "ada", "I love green tea."], env)

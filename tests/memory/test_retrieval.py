@@ -321,9 +321,12 @@ def test_hnsw_never_returns_fewer_memories_than_available(
             found = vector_candidates(scope, noise[0], 10, scope_size=3)
             results = search(tenant_a.project, "filler", top_k=10)
     assert len(graph_only) < 5  # what a plain HNSW walk returns
-    # pgvector >= 0.8 keeps walking the graph (iterative scan); older ones answer exactly.
-    iterative = vector_module.supports_iterative_scan()
-    assert found.path == ("hnsw-iterative" if iterative else "hnsw→exact")
+    # pgvector >= 0.8 keeps walking the graph (iterative scan), which on random vectors may
+    # still miss a poorly connected node and then answers exactly; older ones answer exactly.
+    if vector_module.supports_iterative_scan():
+        assert found.path in {"hnsw-iterative", "hnsw-iterative→exact"}
+    else:
+        assert found.path == "hnsw→exact"
     assert {memory_id for memory_id, _ in found.hits} == {row.id for row in mine}
     assert len(results) == 5
 

