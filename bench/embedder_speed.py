@@ -1,9 +1,8 @@
 """Speed of the local all-MiniLM-L6-v2 embedder: single-query latency and bulk throughput.
 
-    .venv/bin/python bench/embedder_speed.py [--queries 300] [--bulk 2000] [--batch-size 64]
+    .venv/bin/python bench/embedder_speed.py [--precision int8|fp32] [--queries 300] [--bulk 2000]
 
-BLAS runs on one thread unless OPENBLAS_NUM_THREADS (or OMP/MKL_NUM_THREADS) says otherwise,
-matching how the web and worker processes are configured.
+The model runs on one onnxruntime thread, as in the web and worker processes.
 """
 
 from __future__ import annotations
@@ -22,7 +21,9 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.vectors import MODEL_CACHE_DIR  # noqa: E402
 from memory.providers.embedder import LocalMiniLMEmbedder  # noqa: E402
+from memory.providers.minilm import PRECISIONS  # noqa: E402
 
 SUBJECTS = ["User", "Alice", "The customer", "My manager", "Our team", "Bob"]
 VERBS = ["prefers", "likes", "is allergic to", "works with", "is learning", "avoids"]
@@ -86,9 +87,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--bulk", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", choices=PRECISIONS, default="int8")
     args = parser.parse_args()
 
-    embedder = LocalMiniLMEmbedder(batch_size=args.batch_size)
+    embedder = LocalMiniLMEmbedder(
+        precision=args.precision, cache_dir=MODEL_CACHE_DIR, batch_size=args.batch_size
+    )
     start = time.perf_counter()
     embedder.warm_up()
     load_ms = (time.perf_counter() - start) * 1000
@@ -99,11 +103,12 @@ def main() -> None:
     rate = bench_bulk(embedder, short_sentences(args.bulk, seed=2))
     long_rate = bench_bulk(embedder, [" ".join(short_sentences(8, seed=i)) for i in range(200)])
 
-    print(f"BLAS threads (OPENBLAS_NUM_THREADS): {os.environ['OPENBLAS_NUM_THREADS']}")
+    print(f"precision: {args.precision}; one onnxruntime thread")
     print(f"model load:              {load_ms:8.1f} ms")
+    tokenizer = embedder.tokenizer()
     for name, texts in workloads.items():
         timings = single[name]
-        tokens = statistics.mean(len(embedder._model().tokenizer.encode(t).ids) for t in texts)
+        tokens = statistics.mean(len(tokenizer.encode(t).ids) for t in texts)
         print(
             f"single query, {name:9} ({tokens:4.1f} tokens avg): "
             f"p50 {statistics.median(timings):5.2f} ms   p95 {percentile(timings, 0.95):5.2f} ms"

