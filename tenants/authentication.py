@@ -4,8 +4,11 @@ Unknown, malformed, expired and revoked keys all fail the same way, so the answe
 attacker nothing about which keys exist.
 """
 
+import threading
+import time
 from dataclasses import dataclass
 
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -18,6 +21,13 @@ from tenants.models import ApiKey, Project
 from tenants.selectors import api_key_for_authentication
 
 ACCEPTED_SCHEMES = {"token", "bearer"}
+# Key ids this process authenticated lately. Work that a request may begin before it is
+# authenticated (memory.api.search starts embedding the query) is only begun for these, so a
+# caller without a working key cannot make the server do it.
+RECENT_KEY_SECONDS = 300.0
+RECENT_KEYS_MAX = 10_000
+_recent_keys: dict[str, float] = {}
+_recent_keys_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,26 @@ class ApiPrincipal:
         return Actor("api_key", self.api_key.prefix)
 
 
-def _presented_key(request: Request) -> str | None:
+def _remember_authenticated(key_id: str) -> None:
+    with _recent_keys_lock:
+        if len(_recent_keys) >= RECENT_KEYS_MAX:
+            _recent_keys.clear()  # crude, and rare: only speeds up the next requests
+        _recent_keys[key_id] = time.monotonic() + RECENT_KEY_SECONDS
+
+
+def presents_recently_authenticated_key(request: HttpRequest | Request) -> bool:
+    """Whether the request carries the id of a key that this process accepted in the last
+    RECENT_KEY_SECONDS. Says nothing about the secret: the request is not authenticated."""
+    plaintext = _presented_key(request)
+    key_id = parse_key_id(plaintext) if plaintext else None
+    if key_id is None:
+        return False
+    with _recent_keys_lock:
+        expires = _recent_keys.get(key_id)
+    return expires is not None and expires > time.monotonic()
+
+
+def _presented_key(request: HttpRequest | Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() not in ACCEPTED_SCHEMES or not value.strip():
@@ -63,6 +92,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = api_key_for_authentication(key_id=key_id) if key_id else None
         if api_key is None or not _usable(api_key, plaintext):
             raise exceptions.AuthenticationFailed(UNAUTHENTICATED_MESSAGE)
+        _remember_authenticated(api_key.key_id)
         return ApiPrincipal(project=api_key.project, api_key=api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

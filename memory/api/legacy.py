@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from memory.api.add import AddInput, memory_add
 from memory.api.common import MemoryApiView, pagination
 from memory.api.output import page_links
-from memory.api.search import list_page, search_records
+from memory.api.search import SearchApiView, list_page, search_records
 from memory.filters import ENTITY_FIELDS
 from memory.selectors.memories import Visibility, memories_page
 
@@ -66,7 +66,7 @@ def legacy_list_by_query(view: MemoryApiView, request: Request) -> Any:
     }
 
 
-class LegacySearchV1Api(MemoryApiView):
+class LegacySearchV1Api(SearchApiView):
     """POST /v1/memories/search/: entity ids at the top level; a bare array back."""
 
     required_scopes = {"POST": "read"}
@@ -76,7 +76,7 @@ class LegacySearchV1Api(MemoryApiView):
         return Response(search_records(self, body, extra_filters=_top_level_ids(body)))
 
 
-class LegacySearchV2Api(MemoryApiView):
+class LegacySearchV2Api(SearchApiView):
     """POST /v2/memories/search/ (1.x `search(version="v2")`): threshold defaults to 0.3."""
 
     required_scopes = {"POST": "read"}

@@ -1,9 +1,12 @@
 """`POST /v3/memories/search/` (spec §4.3) and `POST /v3/memories/` (the paginated list,
 spec §4.4). Both take the filter grammar of spec §7 and must be scoped to an entity."""
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -11,9 +14,13 @@ from memory.api.common import MemoryApiView, flag_field, object_field, paginatio
 from memory.api.output import page_links
 from memory.filters import ParsedFilters
 from memory.records import memory_record, select_fields
+from memory.retrieval.engine import QueryEmbedding, start_query_embedding
 from memory.selectors.memories import Visibility, memories_page
+from tenants.authentication import presents_recently_authenticated_key
 
 MAX_QUERY_CHARS = 10_000
+# Bodies up to this size are read ahead of authentication to start the query's embedding.
+EARLY_BODY_MAX_BYTES = 64 * 1024
 
 
 def fields_field() -> serializers.ListField:
@@ -36,6 +43,47 @@ class SearchInput(serializers.Serializer):
     fields = fields_field()  # type: ignore[assignment]
 
 
+@dataclass(frozen=True)
+class EarlyEmbedding:
+    query: str
+    pending: QueryEmbedding
+
+
+class SearchApiView(MemoryApiView):
+    """Base of the search endpoints.
+
+    Embedding the query is the costliest CPU step of a search and needs nothing from the
+    database or the tenant. When the request presents a key id that this process accepted
+    lately, the embedding starts before authentication and overlaps it (and the quota and
+    permission checks) instead of following them. Anything else waits for authentication,
+    so a caller without a working key cannot make the server embed text."""
+
+    early_embedding: EarlyEmbedding | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.early_embedding = _early_embedding(request)
+        super().initial(request, *args, **kwargs)
+
+
+def _early_embedding(request: Request) -> EarlyEmbedding | None:
+    from memory.retrieval import search_options_from_request
+
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if not length.isdigit() or int(length) > EARLY_BODY_MAX_BYTES:
+        return None
+    if not presents_recently_authenticated_key(request):
+        return None
+    try:
+        body = json.loads(request.body)
+        query = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(query, str) or len(query) > MAX_QUERY_CHARS:
+            return None
+        pending = start_query_embedding(query, search_options_from_request(body))
+    except (ValueError, TypeError, RecursionError, APIException):
+        return None  # the request's own validation reports it, after authentication
+    return EarlyEmbedding(query, pending) if pending is not None else None
+
+
 def search_records(
     view: MemoryApiView,
     body: dict[str, Any],
@@ -45,17 +93,18 @@ def search_records(
 ) -> list[dict[str, Any]]:
     """Parse a search body, run the retrieval engine, render scored Mem0 records."""
     from memory.retrieval import search_memories, search_options_from_request
-    from memory.retrieval.engine import start_query_embedding
 
     options = search_options_from_request(body)
     raw_query = body.get("query")
-    # The query's embedding starts before the rest of the body is validated (a bad body
-    # only wastes it); the request is authenticated by now.
-    early = (
-        start_query_embedding(raw_query, options)
-        if isinstance(raw_query, str) and len(raw_query) <= MAX_QUERY_CHARS
-        else None
-    )
+    started = getattr(view, "early_embedding", None)
+    if started is not None and started.query == raw_query:
+        early: QueryEmbedding | None = started.pending
+    elif isinstance(raw_query, str) and len(raw_query) <= MAX_QUERY_CHARS:
+        # Before the rest of the body is validated (a bad body only wastes it); the request
+        # is authenticated by now.
+        early = start_query_embedding(raw_query, options)
+    else:
+        early = None
     data = view.parse(SearchInput, body)
     raw = data.get("filters") or {}
     if extra_filters:
@@ -82,7 +131,7 @@ def _scored_record(hit: Any) -> dict[str, Any]:
     return record
 
 
-class MemorySearchApi(MemoryApiView):
+class MemorySearchApi(SearchApiView):
     """Mem0 `client.search(query, filters=..., top_k=..., threshold=...)`."""
 
     required_scopes = {"POST": "read"}

@@ -117,3 +117,74 @@ def test_list_requires_filters(garden: Tenant) -> None:
 def test_other_project_finds_nothing(garden: Tenant, tenant_b: Tenant) -> None:
     assert search(tenant_b, "tea", {"user_id": "*"}, threshold=0.0).json()["results"] == []
     assert listed(tenant_b.client(), {"user_id": "*"}) == []
+
+
+# --- the query's embedding, started before authentication for keys seen lately ------------------
+
+
+@pytest.fixture
+def embedding_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records where each query embedding was started (the real embedding still runs)."""
+    from memory.api import search as search_module
+
+    started: list[str] = []
+    real = search_module.start_query_embedding
+
+    def recording(query: str, options: Any) -> Any:
+        import inspect
+
+        started.append(inspect.stack()[1].function)
+        return real(query, options)
+
+    monkeypatch.setattr(search_module, "start_query_embedding", recording)
+    return started
+
+
+def test_a_key_seen_lately_has_its_query_embedded_before_authentication(
+    garden: Tenant, embedding_starts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenants import authentication
+
+    monkeypatch.setattr(authentication, "_recent_keys", {})  # as in a freshly started process
+    first = search(garden, "what does she drink?", {"user_id": "alice"}, threshold=0.0)
+    second = search(garden, "what does she drink now?", {"user_id": "alice"}, threshold=0.0)
+    # The first request authenticates the key; the second starts its embedding early and
+    # the search uses that one embedding (no second start).
+    assert embedding_starts == ["search_records", "_early_embedding"]
+    assert first.json()["results"][0]["memory"] == "I drink green tea every morning"
+    assert second.json()["results"][0]["memory"] == "I drink green tea every morning"
+
+
+def test_no_embedding_starts_for_a_key_never_accepted(
+    garden: Tenant, embedding_starts: list[str]
+) -> None:
+    from rest_framework.test import APIClient
+
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Token eng_AAAAAAAAAAAA_" + "B" * 32)
+    body = {"query": "what does she drink?", "filters": {"user_id": "alice"}}
+    response = stranger.post(SEARCH, body, format="json")
+    assert response.status_code == 401
+    assert embedding_starts == []
+
+
+def test_a_seen_key_id_with_a_wrong_secret_is_still_refused(garden: Tenant) -> None:
+    from rest_framework.test import APIClient
+
+    search(garden, "tea", {"user_id": "alice"})  # the key id is now "seen lately"
+    forged = APIClient()
+    forged.credentials(HTTP_AUTHORIZATION=f"Token {garden.api_key[:-32]}{'x' * 32}")
+    response = forged.post(SEARCH, {"query": "tea", "filters": {"user_id": "alice"}}, format="json")
+    assert response.status_code == 401
+    assert "results" not in response.json()
+
+
+def test_an_early_started_request_with_a_bad_body_gets_the_usual_answers(garden: Tenant) -> None:
+    search(garden, "tea", {"user_id": "alice"})
+    client = garden.client()
+    broken = client.post(SEARCH, "{not json", content_type="application/json")
+    assert broken.status_code == 400
+    no_query = client.post(SEARCH, {"filters": {"user_id": "alice"}}, format="json")
+    assert no_query.status_code == 400 and "query" in no_query.json()["detail"]
+    bad_options = search(garden, "tea", {"user_id": "alice"}, weights={"semantic": "lots"})
+    assert bad_options.status_code == 400 and "weights" in bad_options.json()["detail"]
