@@ -37,7 +37,11 @@ RUN DJANGO_SECRET_KEY=collectstatic-only \
     REDIS_URL=redis://localhost:6379/0 \
     ENGRAM_MASTER_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     python manage.py collectstatic --noinput \
-    && python -m compileall -q config tenants memory audit
+    && python -m compileall -q config tenants memory audit \
+    && python -c "from memory.providers.embedder import LocalMiniLMEmbedder as E; \
+[E(precision=p, cache_dir='.data/models').warm_up() for p in ('int8', 'fp32')]"
+# ^ the local embedding model, built into the image (ENGRAM_MODEL_CACHE_DIR's default):
+#   the app directory is read-only for the engram user, so it could not be cached at start.
 
 USER engram
 EXPOSE 8000

@@ -49,6 +49,7 @@ MAX_POOL = 1000
 # query, scoring columns included: one statement instead of two, and every candidate's row
 # (keyword, recency, period) is then at hand.
 WHOLE_SCOPE_MAX = 500
+_NOT_RENDERED = ("embedding", "metadata_hashes", "content_hash", "feedback")
 
 
 QueryEmbedding = Future[tuple[np.ndarray, bool]]
@@ -335,7 +336,8 @@ def _lend_context(
 
 
 def _memories(scope: QuerySet[Memory], ids: list[UUID]) -> dict[UUID, Memory]:
-    rows = scope.order_by().filter(pk__in=ids).defer("embedding")
+    # What the returned records show (records.memory_record); not the vector or the hashes.
+    rows = scope.order_by().filter(pk__in=ids).defer(*_NOT_RENDERED)
     return {row.id: row for row in rows}
 
 
