@@ -49,4 +49,3 @@ proxy_allow_ips = forwarded_allow_ips
 # instances and unwritable for the image's user: only use one that is asked for.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
-
