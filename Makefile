@@ -75,11 +75,11 @@ CHAOS_ARGS ?=
 chaos: venv
 	$(PY) platform/chaos.py $(CHAOS_ARGS)
 
-# Benchmarks (bench/README.md): the quick default (10k and 100k memories) and the 1M run,
-# which embeds its corpus once into .data/bench/ (about an hour on two cores the first time).
+# Benchmarks (bench/README.md): the default (10k and 100k memories, then Mem0 OSS side by
+# side) and the 1M run, which embeds its corpus once into .data/bench/ (~22 min on two cores).
 .PHONY: bench bench-1m
 bench: venv
 	$(PY) bench/run.py
 
 bench-1m: venv
-	$(PY) bench/run.py --memories 1000000 --users 10000 --queries 1000 --add-seconds 120
+	$(PY) bench/run.py --memories 1000000 --queries 1000 --add-seconds 120

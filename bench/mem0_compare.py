@@ -27,6 +27,7 @@ from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import report  # noqa: E402
 from bench.environment import bench_env, create_database, migrate  # noqa: E402
 from bench.quality.dataset import build_dataset  # noqa: E402
 from bench.quality.evaluate import load, score  # noqa: E402
@@ -162,10 +163,18 @@ def main() -> None:
     for name, row in results.items():
         print(name, row)
     e, m = results["engram"], results["mem0"]
-    print(
-        f"recall@10 ratio engram/mem0: {e['all'] / max(m['all'], 1e-9):.2f}x; "
-        f"p50 latency ratio mem0/engram: {m['latency_ms']['p50'] / e['latency_ms']['p50']:.2f}x"
+    ratios = (
+        f"recall@10 Engram {e['all']} vs Mem0 {m['all']} "
+        f"({e['all'] / max(m['all'], 1e-9):.2f}x); search p50 Engram "
+        f"{e['latency_ms']['p50']} ms vs Mem0 {m['latency_ms']['p50']} ms "
+        f"(Mem0/Engram {m['latency_ms']['p50'] / e['latency_ms']['p50']:.2f}x); add Engram "
+        f"{engram_rate:.0f}/s vs Mem0 {mem0_rate:.0f}/s ({engram_rate / mem0_rate:.2f}x)"
     )
+    print(ratios)
+    report.write_mem0(
+        {"engram": e, "mem0": m, "add_per_second": {"engram": engram_rate, "mem0": mem0_rate},
+         "conversations": args.conversations, "ratios_text": ratios}
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

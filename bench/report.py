@@ -11,6 +11,7 @@ from typing import Any
 from bench.environment import DATA
 
 RESULTS = DATA / "results"
+MEM0_RESULTS = RESULTS / "mem0"
 TARGETS = {
     "user": {"p50": 15.0, "p95": 30.0},
     "project": {"p95": 100.0},
@@ -63,6 +64,51 @@ def write(results: dict[str, Any]) -> Path:
     return base
 
 
+def latest_runs() -> dict[int, dict[str, Any]]:
+    """The newest result of each scale."""
+    latest: dict[int, dict[str, Any]] = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        run = json.loads(path.read_text())
+        latest[run["memories"]] = run
+    return latest
+
+
+def write_mem0(comparison: dict[str, Any]) -> Path:
+    MEM0_RESULTS.mkdir(parents=True, exist_ok=True)
+    path = MEM0_RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(comparison, indent=2))
+    return path
+
+
+def summary(scales: list[int]) -> str:
+    """Every scale's newest figures, and the newest Engram/Mem0 comparison, as Markdown."""
+    latest = latest_runs()
+    lines = [
+        "### Summary",
+        "",
+        "| memories | user p50 / p95 ms | project p50 / p95 ms | filtered p50 / p95 ms "
+        "| add /s | RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for memories in scales:
+        run = latest.get(memories)
+        if run is None:
+            continue
+        cells = [
+            f"{run['search_ms'][kind]['p50']} / {run['search_ms'][kind]['p95']}"
+            for kind in ("user", "project", "filtered")
+        ]
+        lines.append(
+            f"| {memories:,} | {' | '.join(cells)} | {run['add']['per_second']} "
+            f"| {run['rss_mb']['max']} |"
+        )
+    comparisons = sorted(MEM0_RESULTS.glob("*.json")) if MEM0_RESULTS.is_dir() else []
+    if comparisons:
+        mem0 = json.loads(comparisons[-1].read_text())
+        lines += ["", f"Mem0 OSS side by side (`bench/mem0_compare.py`): {mem0['ratios_text']}"]
+    return "\n".join(lines)
+
+
 def plot_latency_vs_scale() -> Path | None:
     try:
         import matplotlib
@@ -72,10 +118,7 @@ def plot_latency_vs_scale() -> Path | None:
     except ImportError:
         print("matplotlib is not installed: no chart (pip install -r requirements-dev.txt)")
         return None
-    latest: dict[int, dict[str, Any]] = {}
-    for path in sorted(RESULTS.glob("*.json")):
-        run = json.loads(path.read_text())
-        latest[run["memories"]] = run  # the newest run of each scale
+    latest = latest_runs()
     scales = sorted(latest)
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for kind in ("user", "project", "filtered"):

@@ -1,7 +1,7 @@
 """Search and ingestion benchmark through HTTP, end to end (query embedding included).
 
-    .venv/bin/python bench/run.py                       # quick: 20k memories, 200 users
-    .venv/bin/python bench/run.py --memories 1000000 --users 10000 --queries 1000 --add-seconds 120
+    .venv/bin/python bench/run.py                       # 10k and 100k memories, then Mem0 OSS
+    .venv/bin/python bench/run.py --memories 1000000 --queries 1000 --add-seconds 120
 
 Phases: (1) a database of its own (`engram_bench_<memories>`), migrated; (2) a project preloaded
 through the memory services with cached MiniLM embeddings of synthetic memory sentences (reused by
@@ -179,8 +179,11 @@ def compact_keyword_stats(state: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--memories", type=int, default=20_000)
-    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument(
+        "--memories", type=int, nargs="+", default=[10_000, 100_000],
+        help="one or more scales (default: 10k and 100k; the 1M run is `make bench-1m`)",
+    )  # fmt: skip
+    parser.add_argument("--users", type=int, default=None, help="default: memories / 100")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--add-seconds", type=float, default=30)
     parser.add_argument("--add-clients", type=int, default=4)
@@ -189,7 +192,16 @@ def main() -> None:
     # which must not cost a quick run the rebuild of a million-row index.
     parser.add_argument("--database", default=None, help="default: engram_bench_<memories>")
     parser.add_argument("--preload-workers", type=int, default=2)
+    parser.add_argument(
+        "--mem0", action=argparse.BooleanOptionalAction, default=None,
+        help="also run Mem0 OSS side by side (bench/mem0_compare.py); default: with several scales",
+    )  # fmt: skip
     args = parser.parse_args()
+    if len(args.memories) > 1:
+        run_scales(args)
+        return
+    args.memories = args.memories[0]
+    args.users = args.users or max(1, args.memories // 100)
     args.database = args.database or f"engram_bench_{args.memories}"
     env = bench_env(args.database)
     create_database(env, args.database)
@@ -200,6 +212,38 @@ def main() -> None:
     state = preload(env, memories=args.memories, users=args.users, workers=args.preload_workers)
     results = run_measurements(env, state, args)
     report.write(results)
+    if args.mem0:
+        compare_with_mem0()
+
+
+def run_scales(args: Any) -> None:
+    """Each scale in a process of its own (each has its own database), then Mem0 side by
+    side, then one summary: the figures of every scale and the Engram/Mem0 ratios."""
+    import subprocess
+
+    if args.database:
+        raise SystemExit("--database names one scale's database; give one --memories value")
+    shared = [
+        "--queries", str(args.queries), "--add-seconds", str(args.add_seconds),
+        "--add-clients", str(args.add_clients), "--add-batch", str(args.add_batch),
+        "--preload-workers", str(args.preload_workers), "--no-mem0",
+    ]  # fmt: skip
+    for memories in args.memories:
+        users = args.users or max(1, memories // 100)
+        print(f"=== {memories:,} memories, {users:,} users", flush=True)
+        command = [sys.executable, __file__, "--memories", str(memories), "--users", str(users)]
+        subprocess.run([*command, *shared], check=True)
+    if args.mem0 is not False:
+        compare_with_mem0()
+    print(report.summary(args.memories), flush=True)
+
+
+def compare_with_mem0() -> None:
+    import subprocess
+
+    print("=== Mem0 OSS side by side (bench/mem0_compare.py)", flush=True)
+    script = Path(__file__).resolve().parent / "mem0_compare.py"
+    subprocess.run([sys.executable, str(script)], check=True)
 
 
 def run_measurements(env: dict[str, str], state: dict[str, Any], args: Any) -> dict[str, Any]:
