@@ -5,6 +5,8 @@ project filter to every query as well. Memory text is decrypted only for the mem
 are returned (and for candidates a text/metadata `contains` filter must look at).
 """
 
+import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +57,37 @@ _NOT_RENDERED = ("embedding", "metadata_hashes", "content_hash", "feedback")
 QueryEmbedding = Future[tuple[np.ndarray, bool]]
 
 
+class _LargeScopeMemo:
+    """Pinned scopes seen to hold more than WHOLE_SCOPE_MAX memories (a user with thousands
+    of them), so that their searches go straight to the general path instead of reading
+    WHOLE_SCOPE_MAX + 1 rows first. Per process, forgotten after a while (memories get
+    deleted), bounded; a wrong guess only costs time, never results."""
+
+    TTL_SECONDS = 600.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, float] = {}
+
+    def seen_large(self, key: str) -> bool:
+        with self._lock:
+            until = self._until.get(key)
+        return until is not None and until > time.monotonic()
+
+    def note(self, key: str, *, large: bool) -> None:
+        with self._lock:
+            if not large:
+                self._until.pop(key, None)
+                return
+            if len(self._until) >= self.MAX_ENTRIES:
+                self._until.clear()
+            self._until[key] = time.monotonic() + self.TTL_SECONDS
+
+
+_large_scopes = _LargeScopeMemo()
+
+
 def start_query_embedding(query: str, options: SearchOptions) -> QueryEmbedding | None:
     """Start embedding the query on a helper thread, if the search will use the vector.
 
@@ -85,6 +118,7 @@ class _Plan:
     now: datetime
     top_k: int
     pinned: bool  # the filter names one user, agent, app or run
+    scope_key: str  # names the scope (project and filters) for the large-scope memo
     scored: dict[str, list[tuple[UUID, float]]] = field(default_factory=dict)
     semantic: dict[UUID, float] = field(default_factory=dict)
     bm25: dict[UUID, float] = field(default_factory=dict)
@@ -111,7 +145,8 @@ def search_memories(
     reference = options.reference_date or now
     window = query_time_window(query, reference)
     pinned = bool(filters.entity_equalities)
-    plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned)
+    scope_key = f"{project_id}|{filters.q!r}|{options.categories}|{options.metadata}"
+    plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned, scope_key)
     scope = search_scope(project_id=project_id, filters=filters, options=options, today=now)
     pool = min(MAX_POOL, max(MIN_POOL, 3 * top_k))
     _gather_candidates(plan, scope, pool, pending)
@@ -156,11 +191,14 @@ def _gather_candidates(
     if (
         pinned_semantic
         and pending is not None
+        and not _large_scopes.seen_large(plan.scope_key)
         and _gather_from_whole_scope(plan, scope, pool, pending)
     ):
         return
     limit = exact_scan_limit(pinned=plan.pinned)
     size = bounded_count(scope, limit + 1)
+    if plan.pinned:
+        _large_scopes.note(plan.scope_key, large=size > WHOLE_SCOPE_MAX)
     plan.info["scope"] = size if size <= limit else f">{limit}"
     if size > 0 and plan.options.weight("keyword") > 0:
         _keyword(plan, scope, pool, small_scope=size <= limit)
@@ -209,6 +247,7 @@ def _gather_from_whole_scope(
     found = list(ranked.values_list("distance", *columns)[: WHOLE_SCOPE_MAX + 1])
     semantic = [(values[1], 1.0 - float(values[0])) for values in found]
     if len(found) > WHOLE_SCOPE_MAX:
+        _large_scopes.note(plan.scope_key, large=True)
         if pool <= len(found):
             plan.semantic = dict(semantic[:pool])
             plan.scored["semantic"] = semantic[:pool]

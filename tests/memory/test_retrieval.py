@@ -367,3 +367,41 @@ def test_relevance_floor_keeps_the_order_and_never_rises_above_the_memory_before
     raised = with_relevance_floor([a, b, c, d], scores, floors)
     # b is capped at a's score; c rises to its own relevance; d to its own.
     assert raised == {a: 0.9, b: 0.9, c: 0.3, d: 0.05}
+
+
+def test_large_pinned_scopes_rank_alike_on_every_path(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pinned scope is read whole in one statement when small; a larger one goes through
+    the general path (and is remembered as large, to skip the whole read next time). All
+    three ways must return the same memories with the same scores."""
+    from memory.retrieval import engine
+
+    facts = [
+        "I drink green tea every morning",
+        "My sister lives in Madrid",
+        "I play the violin on Sundays",
+        "The dog is called Luna",
+        "I am allergic to peanuts",
+        "We moved to Lisbon last spring",
+        "My favourite tea is sencha",
+        "I work as a nurse at night",
+        "Coffee keeps me awake",
+        "I run five kilometres on Saturdays",
+        "The car needs new tyres",
+        "Tea with milk is my grandmother's habit",
+    ]
+    with tenant_context(tenant_a.project.id):
+        make_memories(tenant_a.project, facts)
+        make_memories(tenant_a.project, ["Bob drinks tea too"], user_id="bob")
+        whole = search(tenant_a.project, "which tea do I like?")
+        monkeypatch.setattr(engine, "WHOLE_SCOPE_MAX", 5)
+        monkeypatch.setattr(engine, "_large_scopes", engine._LargeScopeMemo())
+        overflowing = search(tenant_a.project, "which tea do I like?")
+        assert len(engine._large_scopes._until) == 1  # remembered as large
+        remembered = search(tenant_a.project, "which tea do I like?")
+    expected = [(r.text, r.score) for r in whole]
+    assert [(r.text, r.score) for r in overflowing] == expected
+    assert [(r.text, r.score) for r in remembered] == expected
+    assert "Bob drinks tea too" not in texts(whole)
+    assert whole[0].score_breakdown["scope"] == overflowing[0].score_breakdown["scope"] == 12
