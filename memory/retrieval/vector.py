@@ -85,23 +85,29 @@ def exact_candidates(
     return _similarities(list(ranked))
 
 
-def _set_local(name: str, value: str) -> str:
+def _set_locals(values: dict[str, str]) -> dict[str, str]:
+    """SET LOCAL several settings in one round trip; returns their previous values ('' for
+    a setting never set in this session)."""
+    names = list(values)
+    reads = ", ".join(["coalesce(current_setting(%s, true), '')"] * len(names))
+    writes = ", ".join(["set_config(%s, %s, true)"] * len(names))
+    params = [*names, *(part for name in names for part in (name, values[name]))]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(current_setting(%s, true), ''), set_config(%s, %s, true)",
-            [name, name, value],
-        )
-        previous: str = cursor.fetchone()[0]
-    return previous
+        cursor.execute(f"SELECT {reads}, {writes}", params)  # placeholders only
+        row = cursor.fetchone()
+    return {name: str(value) for name, value in zip(names, row, strict=False)}
 
 
-def _restore(name: str, previous: str) -> None:
+def _restore(previous: dict[str, str]) -> None:
+    known = {name: value for name, value in previous.items() if value}
+    if known:
+        _set_locals(known)
     # An empty previous value means "never set": the extension default applies again.
-    if previous:
-        _set_local(name, previous)
-    else:
+    unset = [name for name, value in previous.items() if not value]
+    if unset:
         with connection.cursor() as cursor:
-            cursor.execute(f"RESET {name}")
+            # Names come from this module's constants, never from a request.
+            cursor.execute("; ".join(f"RESET {name}" for name in unset))
 
 
 def hnsw_candidates(
@@ -111,7 +117,7 @@ def hnsw_candidates(
     if iterative:
         settings_changed["hnsw.iterative_scan"] = "relaxed_order"
         settings_changed["hnsw.max_scan_tuples"] = str(ITERATIVE_MAX_SCAN_TUPLES)
-    previous = {name: _set_local(name, value) for name, value in settings_changed.items()}
+    previous = _set_locals(settings_changed)
     try:
         ranked = (
             scope.order_by()
@@ -121,8 +127,7 @@ def hnsw_candidates(
         )
         rows = list(ranked)
     finally:
-        for name, value in previous.items():
-            _restore(name, value)
+        _restore(previous)
     rows.sort(key=lambda row: row[1])  # relaxed_order may return neighbours slightly unsorted
     return _similarities(rows)
 

@@ -405,3 +405,26 @@ def test_large_pinned_scopes_rank_alike_on_every_path(
     assert [(r.text, r.score) for r in remembered] == expected
     assert "Bob drinks tea too" not in texts(whole)
     assert whole[0].score_breakdown["scope"] == overflowing[0].score_breakdown["scope"] == 12
+
+
+def test_hnsw_settings_are_put_back_after_the_walk(tenant_a: Tenant) -> None:
+    """ef_search and the iterative-scan settings are SET LOCAL for one query, in one round
+    trip, and put back (or reset) after it, so later queries of the transaction see theirs."""
+
+    def setting(name: str) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(current_setting(%s, true), '')", [name])
+            return str(cursor.fetchone()[0])
+
+    with tenant_context(tenant_a.project.id):
+        rows = make_memories(tenant_a.project, ["I like green tea", "The sky is blue"])
+        scope = Memory.objects.filter(project=tenant_a.project, user_id="alice")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.ef_search = 77")
+        before = {name: setting(name) for name in ("hnsw.iterative_scan", "hnsw.max_scan_tuples")}
+        found = hnsw_candidates(
+            scope, np.asarray(rows[0].embedding), 2, ef_search=300, iterative=True
+        )
+        assert setting("hnsw.ef_search") == "77"
+        assert {name: setting(name) for name in before} == before
+    assert found[0][0] == rows[0].id
