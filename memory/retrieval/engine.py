@@ -8,6 +8,7 @@ are returned (and for candidates a text/metadata `contains` filter must look at)
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -43,6 +44,7 @@ from memory.retrieval.vector import (
     exact_scan_limit,
     vector_candidates,
 )
+from tenants.keyring import ciphertext_key_id, keys_prefetch
 
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
 MIN_POOL = 60
@@ -376,8 +378,25 @@ def _lend_context(
 
 def _memories(scope: QuerySet[Memory], ids: list[UUID]) -> dict[UUID, Memory]:
     # What the returned records show (records.memory_record); not the vector or the hashes.
-    rows = scope.order_by().filter(pk__in=ids).defer(*_NOT_RENDERED)
-    return {row.id: row for row in rows}
+    rows = {row.id: row for row in scope.order_by().filter(pk__in=ids).defer(*_NOT_RENDERED)}
+    if rows:
+        sealed = [
+            token
+            for row in rows.values()
+            for token in (row.text_ciphertext, row.metadata_ciphertext)
+            if token
+        ]
+        keys_prefetch(next(iter(rows.values())).project_id, _key_ids(sealed))
+    return rows
+
+
+def _key_ids(tokens: list[str]) -> set[int]:
+    ids = set()
+    for token in tokens:
+        # Not a ciphertext of ours: decrypting it reports that, with the row's context.
+        with suppress(IndexError, ValueError):
+            ids.add(ciphertext_key_id(token))
+    return ids
 
 
 def _final_scores(

@@ -428,3 +428,21 @@ def test_hnsw_settings_are_put_back_after_the_walk(tenant_a: Tenant) -> None:
         assert setting("hnsw.ef_search") == "77"
         assert {name: setting(name) for name in before} == before
     assert found[0][0] == rows[0].id
+
+
+def test_results_from_many_users_load_their_keys_in_one_query(tenant_a: Tenant) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.keyring import key_cache
+
+    with tenant_context(tenant_a.project.id):
+        for user in ("ann", "ben", "cat", "dan"):
+            make_memories(tenant_a.project, [f"{user} drinks green tea"], user_id=user)
+        key_cache.forget()  # as in a process that has not seen these users yet
+        with CaptureQueriesContext(connection) as queries:
+            results = search(tenant_a.project, "green tea", {"user_id": "*"})
+    assert sorted(texts(results)) == [f"{u} drinks green tea" for u in ("ann", "ben", "cat", "dan")]
+    key_reads = [q["sql"] for q in queries.captured_queries if '"tenants_datakey"' in q["sql"]]
+    # One for the project's index key (the query's keyword hashes), one for the four users'
+    # keys together; one each would make five.
+    assert len(key_reads) == 2, key_reads
