@@ -28,7 +28,8 @@ from memory.retrieval.access import access_recorder
 from memory.retrieval.blind_index import query_tokens
 from memory.retrieval.context import GROUP_COLUMNS, context_scores
 from memory.retrieval.keyword import (
-    corpus_stats,
+    corpus_stats_column,
+    corpus_stats_from_column,
     keyword_candidates,
     postings_column,
     score_postings,
@@ -237,15 +238,16 @@ def _gather_from_whole_scope(
     holds more than WHOLE_SCOPE_MAX rows; the rows read are then the nearest ones, which are
     kept as the exact vector candidates."""
     tokens = _keyword_tokens(plan) if plan.options.weight("keyword") > 0 else {}
-    # The corpus statistics do not need the vector: read them while it is computed.
-    stats = corpus_stats(plan.project_id, list(tokens)) if tokens else None
-    present = [t for t in tokens if stats is not None and stats.document_frequency.get(t)]
     vector, plan.info["query_cache"] = pending.result()
     columns: tuple[str, ...] = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS, "token_count")
     ranked = exact_ranking(scope, vector)
-    if present:
-        ranked = ranked.annotate(postings=postings_column(present))
-        columns = (*columns, "postings")
+    if tokens:
+        # The BM25 statistics come along, as a column computed once: no round trip of their own.
+        ranked = ranked.annotate(
+            postings=postings_column(list(tokens)),
+            corpus=corpus_stats_column(plan.project_id, list(tokens)),
+        )
+        columns = (*columns, "postings", "corpus")
     found = list(ranked.values_list("distance", *columns)[: WHOLE_SCOPE_MAX + 1])
     semantic = [(values[1], 1.0 - float(values[0])) for values in found]
     if len(found) > WHOLE_SCOPE_MAX:
@@ -264,8 +266,9 @@ def _gather_from_whole_scope(
         row = fusion.ScoringRow(*values[:width])
         plan.whole_scope[row.id] = (row, (values[width], values[width + 1]))
         lengths[row.id] = values[width + 2]
-        if present and values[width + 3]:
+        if tokens and values[width + 3]:
             postings[row.id] = unpack_postings(values[width + 3])
+    stats = corpus_stats_from_column(found[0][-1]) if tokens and found else None
     if stats is not None and postings:
         hits = score_postings(postings, lengths, stats, tokens)[:pool]
         plan.bm25 = dict(hits)
