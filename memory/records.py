@@ -6,6 +6,7 @@ an end user are encrypted with that user's own key, so erasing the user shreds e
 
 import json
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -13,7 +14,14 @@ from uuid import UUID
 from django.utils import timezone
 
 from memory.models import Memory
-from tenants.keyring import ContentErased, FieldContext, decrypt, encrypt, keyed_hash
+from tenants.keyring import (
+    ContentErased,
+    FieldContext,
+    decrypt,
+    encrypt,
+    keyed_hash,
+    keys_prefetch,
+)
 
 MEMORY_TABLE = "memory_memory"
 ERASED_PLACEHOLDER = "[erased]"
@@ -52,6 +60,15 @@ def open_json(project_id: UUID, token: str | None, context: FieldContext) -> Any
     if text is None or text == ERASED_PLACEHOLDER:
         return None
     return json.loads(text)
+
+
+def prefetch_memory_keys(memories: Iterable[Memory]) -> None:
+    """Load, in one query, the keys of every sealed field of these memories (of many users,
+    say) before their records are built."""
+    rows = list(memories)
+    if rows:
+        sealed = (token for row in rows for token in (row.text_ciphertext, row.metadata_ciphertext))
+        keys_prefetch(rows[0].project_id, sealed)
 
 
 def memory_text(memory: Memory) -> str:

@@ -20,27 +20,27 @@ class NoTenantContext(RuntimeError):
     """Raised when tenant-scoped work is attempted outside a transaction."""
 
 
+def set_locals(values: dict[str, str]) -> dict[str, str]:
+    """SET LOCAL several settings in one round trip; returns their previous values ('' for
+    a setting never set). Also used for pgvector's per-query settings (retrieval/vector.py)."""
+    names = list(values)
+    reads = ", ".join(["coalesce(current_setting(%s, true), '')"] * len(names))
+    writes = ", ".join(["set_config(%s, %s, true)"] * len(names))
+    params = [*names, *(part for name in names for part in (name, values[name]))]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {reads}, {writes}", params)  # placeholders only
+        row = cursor.fetchone()
+    return {name: str(value) for name, value in zip(names, row, strict=False)}
+
+
 def _set_pair(project: str, org: str) -> tuple[str, str]:
     """Set both tenant settings in one round trip; returns the previous values."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(current_setting(%s, true), ''),"
-            " coalesce(current_setting(%s, true), ''),"
-            " set_config(%s, %s, true), set_config(%s, %s, true)",
-            [PROJECT_SETTING, ORG_SETTING, PROJECT_SETTING, project, ORG_SETTING, org],
-        )
-        row = cursor.fetchone()
-    return str(row[0]), str(row[1])
+    previous = set_locals({PROJECT_SETTING: project, ORG_SETTING: org})
+    return previous[PROJECT_SETTING], previous[ORG_SETTING]
 
 
 def _set(name: str, value: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(current_setting(%s, true), ''), set_config(%s, %s, true)",
-            [name, name, value],
-        )
-        previous: str = cursor.fetchone()[0]
-    return previous
+    return set_locals({name: value})[name]
 
 
 def activate_tenant(project_id: UUID | str, org_id: UUID | str | None = None) -> None:

@@ -12,8 +12,8 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
@@ -232,10 +232,15 @@ def _read_active_key(project_id: UUID, purpose: str, subject_ref: str) -> tuple[
     return row.pk, key_cache.key(row.pk) or unwrap_key(row)
 
 
-def keys_prefetch(project_id: UUID, key_ids: set[int]) -> None:
-    """Load the keys among `key_ids` that are not cached, in one query, before decrypting
-    many rows: search results from ten users need ten users' keys. Destroyed keys and
-    unknown ids are left for key_by_id() to report, one ciphertext at a time."""
+def keys_prefetch(project_id: UUID, ciphertexts: Iterable[str | None]) -> None:
+    """Load the keys these ciphertexts need that are not cached, in one query, before
+    decrypting many rows: search results from ten users need ten users' keys. Destroyed
+    keys, unknown ids and malformed tokens are left for decrypt() to report, one at a time."""
+    key_ids = set()
+    for token in ciphertexts:
+        if token:
+            with suppress(IndexError, ValueError):
+                key_ids.add(ciphertext_key_id(token))
     missing = [key_id for key_id in key_ids if key_cache.key(key_id) is None]
     if len(missing) < 2:
         return  # key_by_id() reads a single one just as fast

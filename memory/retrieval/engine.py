@@ -8,7 +8,6 @@ are returned (and for candidates a text/metadata `contains` filter must look at)
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -22,7 +21,12 @@ from django.utils import timezone
 
 from memory.filters import ParsedFilters
 from memory.models import Memory, MemoryState
-from memory.records import memory_record, memory_text, metadata_pair_hash
+from memory.records import (
+    memory_record,
+    memory_text,
+    metadata_pair_hash,
+    prefetch_memory_keys,
+)
 from memory.retrieval import fusion
 from memory.retrieval.access import access_recorder
 from memory.retrieval.blind_index import query_tokens
@@ -45,7 +49,6 @@ from memory.retrieval.vector import (
     exact_scan_limit,
     vector_candidates,
 )
-from tenants.keyring import ciphertext_key_id, keys_prefetch
 
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
 MIN_POOL = 60
@@ -148,7 +151,10 @@ def search_memories(
     reference = options.reference_date or now
     window = query_time_window(query, reference)
     pinned = bool(filters.entity_equalities)
-    scope_key = f"{project_id}|{filters.q!r}|{options.categories}|{options.metadata}"
+    # Only pinned scopes are memoised (see _LargeScopeMemo).
+    scope_key = (
+        f"{project_id}|{filters.q!r}|{options.categories}|{options.metadata}" if pinned else ""
+    )
     plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned, scope_key)
     scope = search_scope(project_id=project_id, filters=filters, options=options, today=now)
     pool = min(MAX_POOL, max(MIN_POOL, 3 * top_k))
@@ -215,9 +221,7 @@ def _gather_candidates(
         found = vector_candidates(
             scope, vector, pool, scope_size=size, needed=plan.top_k, exact_limit=limit
         )
-        plan.semantic = dict(found.hits)
-        plan.scored["semantic"] = found.hits
-        plan.info["vector_path"] = found.path
+        _record_semantic(plan, found.hits, found.path)
     if plan.window is not None and vector is not None and plan.options.weight("temporal") > 0:
         _in_period(plan, scope, vector, pool)
     if plan.options.weight("recency") > 0:
@@ -253,9 +257,7 @@ def _gather_from_whole_scope(
     if len(found) > WHOLE_SCOPE_MAX:
         _large_scopes.note(plan.scope_key, large=True)
         if pool <= len(found):
-            plan.semantic = dict(semantic[:pool])
-            plan.scored["semantic"] = semantic[:pool]
-            plan.info["vector_path"] = "exact"
+            _record_semantic(plan, semantic[:pool], "exact")
         return False
     plan.info["scope"] = len(found)
     plan.whole_scope = {}
@@ -273,15 +275,19 @@ def _gather_from_whole_scope(
         hits = score_postings(postings, lengths, stats, tokens)[:pool]
         plan.bm25 = dict(hits)
         plan.scored["keyword"] = hits
-    plan.semantic = dict(semantic[:pool])
-    plan.scored["semantic"] = semantic[:pool]
-    plan.info["vector_path"] = "exact"
+    _record_semantic(plan, semantic[:pool], "exact")
     rows = [row for row, _ in plan.whole_scope.values()]
     if plan.window is not None and plan.options.weight("temporal") > 0:
         _in_period_of_rows(plan, rows, semantic, pool)
     if plan.options.weight("recency") > 0:
         _recent_of_rows(plan, rows, pool)
     return True
+
+
+def _record_semantic(plan: _Plan, hits: list[tuple[UUID, float]], path: str) -> None:
+    plan.semantic = dict(hits)
+    plan.scored["semantic"] = hits
+    plan.info["vector_path"] = path
 
 
 def _keyword_tokens(plan: _Plan) -> dict[int, int]:
@@ -382,24 +388,8 @@ def _lend_context(
 def _memories(scope: QuerySet[Memory], ids: list[UUID]) -> dict[UUID, Memory]:
     # What the returned records show (records.memory_record); not the vector or the hashes.
     rows = {row.id: row for row in scope.order_by().filter(pk__in=ids).defer(*_NOT_RENDERED)}
-    if rows:
-        sealed = [
-            token
-            for row in rows.values()
-            for token in (row.text_ciphertext, row.metadata_ciphertext)
-            if token
-        ]
-        keys_prefetch(next(iter(rows.values())).project_id, _key_ids(sealed))
+    prefetch_memory_keys(rows.values())
     return rows
-
-
-def _key_ids(tokens: list[str]) -> set[int]:
-    ids = set()
-    for token in tokens:
-        # Not a ciphertext of ours: decrypting it reports that, with the row's context.
-        with suppress(IndexError, ValueError):
-            ids.add(ciphertext_key_id(token))
-    return ids
 
 
 def _final_scores(

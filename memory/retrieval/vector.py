@@ -22,6 +22,7 @@ from django.db.models import QuerySet, Value
 from pgvector.django import CosineDistance
 
 from memory.models import Memory
+from tenants.context import set_locals
 
 HNSW_MAX_EF_SEARCH = 1000  # pgvector's upper bound
 ITERATIVE_MAX_SCAN_TUPLES = 40000
@@ -85,23 +86,10 @@ def exact_candidates(
     return _similarities(list(ranked))
 
 
-def _set_locals(values: dict[str, str]) -> dict[str, str]:
-    """SET LOCAL several settings in one round trip; returns their previous values ('' for
-    a setting never set in this session)."""
-    names = list(values)
-    reads = ", ".join(["coalesce(current_setting(%s, true), '')"] * len(names))
-    writes = ", ".join(["set_config(%s, %s, true)"] * len(names))
-    params = [*names, *(part for name in names for part in (name, values[name]))]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {reads}, {writes}", params)  # placeholders only
-        row = cursor.fetchone()
-    return {name: str(value) for name, value in zip(names, row, strict=False)}
-
-
 def _restore(previous: dict[str, str]) -> None:
     known = {name: value for name, value in previous.items() if value}
     if known:
-        _set_locals(known)
+        set_locals(known)
     # An empty previous value means "never set": the extension default applies again.
     unset = [name for name, value in previous.items() if not value]
     if unset:
@@ -117,7 +105,7 @@ def hnsw_candidates(
     if iterative:
         settings_changed["hnsw.iterative_scan"] = "relaxed_order"
         settings_changed["hnsw.max_scan_tuples"] = str(ITERATIVE_MAX_SCAN_TUPLES)
-    previous = _set_locals(settings_changed)
+    previous = set_locals(settings_changed)
     try:
         ranked = (
             scope.order_by()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from config.errors import NotFound
 from memory.filters import ParsedFilters
 from memory.models import Memory, MemoryState, MemoryVersion
-from memory.records import field, memory_record, open_json, open_text
+from memory.records import field, memory_record, open_json, open_text, prefetch_memory_keys
 from memory.services.versions import VERSION_TABLE
 from tenants.models import Project
 
@@ -90,6 +90,7 @@ def memories_page(
     if filters.post is None:
         count = queryset.count()
         rows = list(queryset[offset : offset + page_size]) if offset < count else []
+        prefetch_memory_keys(rows)
         return MemoryPage(count=count, records=[memory_record(row) for row in rows])
     count, window = 0, []
     for record in _decrypted_matches(queryset, filters):
