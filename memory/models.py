@@ -69,6 +69,9 @@ class Memory(models.Model):
         Episode, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     token_count = models.PositiveIntegerField(default=0)
+    # The text asks something ("?"): in a conversation, the next turn is then its answer
+    # (retrieval/context.py). Kept beside the ciphertext so search needs no decryption.
+    asks_question = models.BooleanField(default=False, db_default=False)
     access_count = models.PositiveIntegerField(default=0)
     last_accessed_at = models.DateTimeField(null=True)
     feedback = models.CharField(max_length=16, null=True)

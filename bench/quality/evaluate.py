@@ -17,6 +17,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from collections import defaultdict  # noqa: E402
@@ -32,16 +33,25 @@ from bench.vectors import embed_cached  # noqa: E402
 
 TRAIN = range(0, 6)
 HELDOUT = range(6, 12)
+# The single signals are plain: no score lent to replies (retrieval/context.py).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "vector": {"signals": ["semantic"]},
-    "keyword": {"signals": ["keyword"]},
+    "vector": {"signals": ["semantic"], "reply_strength": 0},
+    "keyword": {"signals": ["keyword"], "reply_strength": 0},
     "fused": {},
 }
 
 
+def _state_file(dataset: list[Conversation]) -> Path:
+    """One project per dataset: the generated one keeps its historical state file."""
+    texts = "\n".join(turn.id + turn.at + turn.text for conv in dataset for turn in conv.turns)
+    if dataset and dataset[0].id == "conv-0" and dataset[0].turns[0].id.startswith("conv-0-"):
+        return DATA / "quality-state.json"
+    return DATA / f"quality-state-{hashlib.sha256(texts.encode()).hexdigest()[:12]}.json"
+
+
 def load(dataset: list[Conversation]) -> dict[str, Any]:
     """Load once; returns {"project_id", "api_key", "turn_to_memory"}."""
-    state_file = DATA / "quality-state.json"
+    state_file = _state_file(dataset)
     if state_file.exists():
         return json.loads(state_file.read_text())
     from audit.services import CLI_ACTOR
@@ -131,7 +141,9 @@ def evaluate(
 
 
 def render(results: dict[str, dict[str, dict[str, float]]], title: str) -> str:
-    kinds = ["single", "temporal", "multi", "all"]
+    order = ["single", "temporal", "multi", "open", "adversarial"]
+    present = {kind for row in results.values() for kind in row}
+    kinds = [kind for kind in order if kind in present] + ["all"]
     lines = [
         f"#### {title}",
         "",
@@ -158,6 +170,12 @@ def main() -> None:
     )
     parser.add_argument("--http", action="store_true")
     parser.add_argument("--database", default="engram_bench")
+    parser.add_argument(
+        "--locomo", type=Path, help="a dataset in LoCoMo's JSON format instead of ours"
+    )
+    parser.add_argument(
+        "--speaker-prefix", action="store_true", help='with --locomo: store "Speaker: text"'
+    )
     args = parser.parse_args()
     env = bench_env(args.database)
     create_database(env, args.database)
@@ -167,7 +185,12 @@ def main() -> None:
     import django
 
     django.setup()
-    dataset = build_dataset()
+    if args.locomo:
+        from bench.quality.locomo import load_locomo
+
+        dataset = load_locomo(args.locomo, speaker_prefix=args.speaker_prefix)
+    else:
+        dataset = build_dataset()
     state = load(dataset)
     variants = dict(VARIANTS)
     for spec in args.variant:
@@ -175,6 +198,8 @@ def main() -> None:
         variants[name] = json.loads(body)
     splits = {"train": TRAIN, "heldout": HELDOUT, "all": range(len(dataset))}
     names = ["train", "heldout"] if args.split == "all" else [args.split]
+    if args.locomo:
+        names = ["all"]  # a published set: nothing of it was used for tuning
     ask = ask_in_process
     if args.http:
         from bench.quality.http import http_asker

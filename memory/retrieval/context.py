@@ -1,14 +1,25 @@
 """Conversation context: when memories are raw dialogue turns, the answer to a question is
-often the turn *after* the one that matches it ("What's its name?" → "Her name is Luna.").
-The strongest candidates therefore lend part of their score to their neighbours in the same
-session (same run_id, or the same user when there is no run), adjacent in time.
+often the turn *after* the one that matches it:
 
-neighbour score = max(own score, strength · decay(position) · anchor score), with the decay
-favouring the next turn, then the previous one. Neighbours must be in the search's scope
+    Melanie: Wow, Caroline! Books have such an awesome power! Which one has been your favorite?
+    Caroline: I loved "Becoming Nicole" by Amy Ellis Nutt. ...
+
+"What book did Caroline recommend?" matches the first turn; the evidence is the second, which
+shares no word with the question. So a strong candidate that *asks* something lends most of
+its score to the next turn of its conversation (its reply):
+
+    reply score = max(own score, reply_strength · question turn's score)
+
+On LoCoMo's conversations this took recall@10 from 0.64 to 0.75 (bench/quality/README.md).
+Optionally (`context_strength`, off by default) every strong candidate also lends to its
+neighbours, with a decay favouring the next turn, then the previous one.
+
+Neighbours are the adjacent memories of the same conversation (same run_id, or the same user
+when there is no run) said within WINDOW of each other, and must be in the search's scope
 (filters, expiry, state) like every other result.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from uuid import UUID
 
@@ -23,8 +34,16 @@ WINDOW = timedelta(minutes=30)
 DECAY = {1: 1.0, 2: 0.6, -1: 0.7}
 GROUP_COLUMNS = ("run_id", "user_id")
 
+Group = tuple[str | None, str | None]
+Member = tuple[ScoringRow, str | None, str | None]
 
-def _group(run_id: str | None, user_id: str | None) -> Q | None:
+
+def asks_question(text: str) -> bool:
+    """Whether a memory's text asks something (stored as Memory.asks_question)."""
+    return "?" in text
+
+
+def _group_filter(run_id: str | None, user_id: str | None) -> Q | None:
     if run_id:
         return Q(run_id=run_id)
     if user_id:
@@ -32,12 +51,14 @@ def _group(run_id: str | None, user_id: str | None) -> Q | None:
     return None
 
 
-def _neighbourhoods(
-    scope: QuerySet[Memory], anchors: list[tuple[ScoringRow, str | None, str | None]]
-) -> list[tuple[ScoringRow, str | None, str | None]]:
+def _in_conversation(group: Group) -> bool:
+    return bool(group[0] or group[1])
+
+
+def _queried_neighbourhoods(scope: QuerySet[Memory], anchors: list[Member]) -> list[Member]:
     condition = Q(pk__in=[])
     for row, run_id, user_id in anchors:
-        group = _group(run_id, user_id)
+        group = _group_filter(run_id, user_id)
         if group is not None:
             window = Q(
                 created_at__gte=row.created_at - WINDOW, created_at__lte=row.created_at + WINDOW
@@ -50,40 +71,57 @@ def _neighbourhoods(
 def context_scores(
     scope: QuerySet[Memory],
     rows: dict[UUID, ScoringRow],
-    groups: dict[UUID, tuple[str | None, str | None]],
-    scores: dict[UUID, float],
-    strength: float,
+    groups: dict[UUID, Group],
+    scores: Mapping[UUID, float],
+    *,
+    reply_strength: float,
+    context_strength: float,
+    whole_scope: Iterable[Member] | None = None,
 ) -> dict[UUID, float]:
-    """Scores lent to neighbours of the best candidates (memory id → lent score); new
-    neighbours are added to `rows` and `groups`."""
-    if strength <= 0 or not scores:
-        return {}
+    """Scores lent to the neighbours of the best candidates (memory id → lent score); new
+    neighbours are added to `rows` and `groups`. `whole_scope`: every memory of the scope,
+    when the caller read it whole (no query is then needed)."""
     best = sorted(scores, key=lambda m: -scores[m])[:ANCHORS]
-    anchors = [(rows[m], *groups[m]) for m in best if m in groups]
+    anchors = [
+        (rows[m], *groups[m])
+        for m in best
+        if m in groups
+        and _in_conversation(groups[m])
+        and (context_strength > 0 or (reply_strength > 0 and rows[m].asks_question))
+    ]
     if not anchors:
         return {}
-    members: dict[tuple[str | None, str | None], list[ScoringRow]] = {}
-    for row, run_id, user_id in _neighbourhoods(scope, anchors):
+    wanted = {(run_id, user_id) for _, run_id, user_id in anchors}
+    candidates = (
+        [member for member in whole_scope if (member[1], member[2]) in wanted]
+        if whole_scope is not None
+        else _queried_neighbourhoods(scope, anchors)
+    )
+    members: dict[Group, list[ScoringRow]] = {}
+    for row, run_id, user_id in candidates:
         rows.setdefault(row.id, row)
         groups.setdefault(row.id, (run_id, user_id))
         members.setdefault((run_id, user_id), []).append(row)
+    for conversation in members.values():
+        conversation.sort(key=lambda r: (r.created_at, str(r.id)))
     lent: dict[UUID, float] = {}
     for row, run_id, user_id in anchors:
-        ordered = sorted(
-            members.get((run_id, user_id), []), key=lambda r: (r.created_at, str(r.id))
-        )
-        for neighbour_id, offset in _adjacent(ordered, row.id):
-            share = strength * DECAY[offset] * scores[row.id]
-            lent[neighbour_id] = max(lent.get(neighbour_id, 0.0), share)
+        for neighbour, offset in _adjacent(members.get((run_id, user_id), []), row):
+            share = context_strength * DECAY[offset]
+            if offset == 1 and row.asks_question:
+                share = max(share, reply_strength)
+            if share > 0:
+                lent[neighbour] = max(lent.get(neighbour, 0.0), share * scores[row.id])
     return lent
 
 
-def _adjacent(ordered: list[ScoringRow], anchor: UUID) -> Iterable[tuple[UUID, int]]:
-    positions = {row.id: index for index, row in enumerate(ordered)}
-    index = positions.get(anchor)
+def _adjacent(ordered: list[ScoringRow], anchor: ScoringRow) -> Iterable[tuple[UUID, int]]:
+    index = next((i for i, row in enumerate(ordered) if row.id == anchor.id), None)
     if index is None:
         return
     for offset in DECAY:
-        neighbour = index + offset
-        if 0 <= neighbour < len(ordered):
-            yield ordered[neighbour].id, offset
+        position = index + offset
+        if 0 <= position < len(ordered):
+            neighbour = ordered[position]
+            if abs(neighbour.created_at - anchor.created_at) <= WINDOW:
+                yield neighbour.id, offset

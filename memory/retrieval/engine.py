@@ -377,7 +377,20 @@ def _lend_context(
     scores: dict[UUID, float],
     fused: dict[UUID, fusion.Fused],
 ) -> None:
-    lent = context_scores(scope, rows, groups, scores, plan.options.context_strength)
+    whole_scope = (
+        None
+        if plan.whole_scope is None
+        else [(row, *group) for row, group in plan.whole_scope.values()]
+    )
+    lent = context_scores(
+        scope,
+        rows,
+        groups,
+        scores,
+        reply_strength=plan.options.reply_strength,
+        context_strength=plan.options.context_strength,
+        whole_scope=whole_scope,
+    )
     for memory_id, share in lent.items():
         entry = fused.setdefault(memory_id, fusion.Fused(memory_id, 0.0))
         entry.context = share

@@ -48,6 +48,7 @@ class ScoringRow(NamedTuple):
     confidence: float
     state: str
     replaced_by_id: UUID | None
+    asks_question: bool
 
 
 SCORING_COLUMNS = ScoringRow._fields

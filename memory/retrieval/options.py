@@ -4,7 +4,8 @@ Mem0 fields (spec §4.3): rerank, reference_date, latest_only, show_expired, cat
 metadata, keyword_search. Engram extensions (ignored by other servers, so clients may send
 them freely): `signals` (which candidate sets to use: "semantic", "keyword", "temporal",
 "recency"), `weights` (e.g. {"semantic": 1.0, "keyword": 1.0}), `fusion` ("zscore" or "rrf"),
-`rrf_k`, and `context_strength` (score lent to neighbouring dialogue turns, 0 = off).
+`rrf_k`, `reply_strength` (score a question turn lends to the turn that answers it, 0 = off)
+and `context_strength` (score lent to every neighbouring dialogue turn, 0 = off).
 """
 
 from collections.abc import Mapping
@@ -39,7 +40,9 @@ class SearchOptions:
     metadata: dict[str, Any] | None = None
     fusion: str = "zscore"  # or "rrf" (see retrieval/fusion.py)
     rrf_k: int = 20
-    # Share of a strong candidate's score lent to its neighbouring turns (retrieval/context.py).
+    # Share of a strong candidate's score lent to the next turn when it asks a question (its
+    # answer), and to every neighbouring turn (retrieval/context.py). 0 turns either off.
+    reply_strength: float = 0.9
     context_strength: float = 0.0
     # Boost strengths (fractions of the score they may move) and the recency half-life.
     recency_half_life_days: float = 30.0
@@ -69,6 +72,7 @@ def search_options_from_request(data: Mapping[str, Any]) -> SearchOptions:
         metadata=_metadata(data.get("metadata")),
         fusion=_choice(data, "fusion", SearchOptions.fusion, ("zscore", "rrf")),
         rrf_k=_int(data, "rrf_k", SearchOptions.rrf_k, 1, 1000),
+        reply_strength=_fraction(data, "reply_strength", SearchOptions.reply_strength),
         context_strength=_fraction(data, "context_strength", SearchOptions.context_strength),
     )
 

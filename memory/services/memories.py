@@ -30,6 +30,7 @@ from memory.records import (
     field as field_context,
 )
 from memory.retrieval import index_memories_tokens, remove_memory_tokens
+from memory.retrieval.context import asks_question
 from memory.services.versions import version_create
 from tenants.keyring import subject_keys_read_once
 from tenants.models import Project
@@ -142,6 +143,7 @@ def _build_memory(project: Project, scope: MemoryScope, item: NewMemory, digest:
         metadata_hashes=metadata_hashes(project.id, metadata),
         categories=item.categories,
         embedding=item.embedding,
+        asks_question=asks_question(item.text),
         attributed_to=item.attributed_to,
         kind=item.kind,
         subject_key=item.subject_key,
@@ -310,6 +312,7 @@ def _replace_text(project: Project, memory: Memory, new_text: str) -> None:
         project.id, new_text, field_context(memory.id, "text"), memory.user_id
     )
     memory.content_hash = content_hash(project.id, new_text)
+    memory.asks_question = asks_question(new_text)
     embedding_spend(project, [new_text])
     memory.embedding = get_embedder().embed_one(new_text)
     remove_memory_tokens(project_id=project.id, memory_ids=[memory.id])

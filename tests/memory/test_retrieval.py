@@ -19,6 +19,7 @@ from memory.providers.embedder import get_embedder
 from memory.records import content_hash, field, metadata_hashes, seal, seal_json
 from memory.retrieval import ScoredMemory, SearchOptions, index_memories_tokens, search_memories
 from memory.retrieval import vector as vector_module
+from memory.retrieval.context import asks_question
 from memory.retrieval.vector import exact_candidates, hnsw_candidates, vector_candidates
 from tenants.context import tenant_context
 from tenants.models import Project
@@ -62,7 +63,8 @@ def make_memories(
                 embedding=vector,
                 created_at=moment,
                 updated_at=now,
-                **fields,
+                asks_question=fields.get("asks_question", asks_question(text)),
+                **{name: value for name, value in fields.items() if name != "asks_question"},
             )
         )
     Memory.objects.bulk_create(rows)
