@@ -16,6 +16,7 @@ from rest_framework.request import Request
 
 from audit.services import Actor
 from config.errors import UNAUTHENTICATED_MESSAGE
+from tenants.accepted_keys import accepted_keys
 from tenants.api_keys import parse_key_id, secret_matches
 from tenants.models import ApiKey, Project
 from tenants.selectors import api_key_for_authentication
@@ -83,13 +84,27 @@ def _usable(api_key: ApiKey | None, plaintext: str) -> bool:
     return api_key.expires_at is None or api_key.expires_at > timezone.now()
 
 
+def _lookup(key_id: str) -> ApiKey | None:
+    """The key row (with project and organization), from this process's memory when it was
+    read lately and nothing changed since (tenants/accepted_keys.py)."""
+    generation = accepted_keys.generation()
+    if generation is not None:
+        remembered = accepted_keys.get(key_id, generation)
+        if remembered is not None:
+            return remembered
+    api_key = api_key_for_authentication(key_id=key_id)
+    if api_key is not None and generation is not None:
+        accepted_keys.remember(api_key, generation)
+    return api_key
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiPrincipal, ApiKey] | None:
         plaintext = _presented_key(request)
         if plaintext is None:
             return None
         key_id = parse_key_id(plaintext)
-        api_key = api_key_for_authentication(key_id=key_id) if key_id else None
+        api_key = _lookup(key_id) if key_id else None
         if api_key is None or not _usable(api_key, plaintext):
             raise exceptions.AuthenticationFailed(UNAUTHENTICATED_MESSAGE)
         _remember_authenticated(api_key.key_id)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.services import Actor, audit_record
 from config.errors import InvalidInput, NotFound
 from config.quotas import limits_validate
+from tenants.accepted_keys import tenancy_changed
 from tenants.api_keys import new_key_material
 from tenants.context import organization_context, tenant_context
 from tenants.models import ALL_SCOPES, ApiKey, Membership, Organization, Project, Role
@@ -128,6 +129,7 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     if api_key.last_used_at and (now - api_key.last_used_at).total_seconds() < 60:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now  # the row may be remembered (tenants/accepted_keys.py)
 
 
 def membership_set(
@@ -225,6 +227,7 @@ def organization_rename(*, organization: Organization, name: str, actor: Actor) 
         raise InvalidInput("name: an organization needs a name.")
     with organization_context(organization.id):
         Organization.objects.filter(pk=organization.pk).update(name=name)
+        tenancy_changed()
         audit_record(
             org_id=organization.id,
             project_id=None,
@@ -246,6 +249,7 @@ def project_rename(*, project: Project, name: str, actor: Actor) -> Project:
         raise InvalidInput(f"name: a project named {name!r} already exists.")
     with tenant_context(project.id, project.organization_id):
         Project.objects.filter(pk=project.pk).update(name=name)
+        tenancy_changed()
         audit_record(
             org_id=project.organization_id,
             project_id=project.id,

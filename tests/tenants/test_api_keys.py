@@ -1,11 +1,16 @@
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from audit.services import CLI_ACTOR
+from tenants.accepted_keys import accepted_keys
+from tenants.api_keys import parse_key_id
 from tenants.context import tenant_context
 from tenants.models import ApiKey
 from tenants.services import api_key_create, api_key_revoke
@@ -112,3 +117,44 @@ def test_unknown_scope_is_rejected(tenant_a: Tenant) -> None:
 
     with pytest.raises(InvalidInput, match="unknown scope"):
         api_key_create(project=tenant_a.project, name="x", actor=CLI_ACTOR, scopes=["root"])
+
+
+def _key_lookups(captured: CaptureQueriesContext) -> int:
+    return sum('FROM "tenants_apikey"' in query["sql"] for query in captured.captured_queries)
+
+
+def test_a_key_accepted_lately_is_not_looked_up_again(tenant_a: Tenant) -> None:
+    assert _ping(f"Token {tenant_a.api_key}")[0] == 200
+    with CaptureQueriesContext(connection) as captured:
+        assert _ping(f"Token {tenant_a.api_key}")[0] == 200
+    assert _key_lookups(captured) == 0
+    wrong_secret = tenant_a.api_key[:-4] + "abcd"
+    assert _ping(f"Token {wrong_secret}")[0] == 401  # the secret is checked every time
+
+
+def test_revocation_applies_at_once_to_a_remembered_key(tenant_a: Tenant) -> None:
+    issued = api_key_create(project=tenant_a.project, name="soon gone", actor=CLI_ACTOR)
+    assert _ping(f"Token {issued.plaintext}")[0] == 200
+    api_key_revoke(project=tenant_a.project, key_id=issued.api_key.key_id, actor=CLI_ACTOR)
+    assert _ping(f"Token {issued.plaintext}")[0] == 401
+
+
+def test_a_change_published_by_another_process_is_seen(tenant_a: Tenant) -> None:
+    assert _ping(f"Token {tenant_a.api_key}")[0] == 200
+    # Another process revokes the key: this one sees no signal, only the generation.
+    with tenant_context(tenant_a.project.id):
+        ApiKey.objects.filter(key_id=parse_key_id(tenant_a.api_key)).update(
+            revoked_at=timezone.now()
+        )
+    accepted_keys.publish_change()
+    assert _ping(f"Token {tenant_a.api_key}")[0] == 401
+
+
+def test_without_redis_every_request_reads_the_key(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(accepted_keys, "_redis_skip_until", time.monotonic() + 60)
+    assert _ping(f"Token {tenant_a.api_key}")[0] == 200
+    with CaptureQueriesContext(connection) as captured:
+        assert _ping(f"Token {tenant_a.api_key}")[0] == 200
+    assert _key_lookups(captured) == 1
