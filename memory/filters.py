@@ -50,6 +50,9 @@ class ParsedFilters:
     has_entity_scope: bool
     single_user_id: str | None
     entity_equalities: dict[str, str]
+    # The filter is nothing but entity_equalities (the common `{"user_id": "alice"}`): the
+    # search may then write its own SQL for the scope (retrieval/pinned_scope.py).
+    equalities_only: bool = False
 
 
 def sql_node(q: Q, predicate: Predicate) -> Node:
@@ -81,7 +84,32 @@ def parse_filters(
         has_entity_scope=compiler.positive_entity,
         single_user_id=equalities.get("user_id"),
         entity_equalities=equalities,
+        # Two different ids for one entity match nothing: left to the general SQL.
+        equalities_only=bool(equalities) and _equality_pairs(raw) == set(equalities.items()),
     )
+
+
+def _equality_pairs(raw: dict[str, Any]) -> set[tuple[str, str]] | None:
+    """Every (entity, id) the filter pins, or None when it holds anything else."""
+    pairs: set[tuple[str, str]] = set()
+    for key, value in raw.items():
+        if key == "AND" and isinstance(value, list):
+            for child in value:
+                found = _equality_pairs(child) if isinstance(child, dict) else None
+                if found is None:
+                    return None
+                pairs |= found
+            continue
+        name = ENTITY_ALIASES.get(key, key)
+        if name in ENTITY_FIELDS and isinstance(value, str) and value != "*":
+            pairs.add((name, value))
+        elif name in ENTITY_FIELDS and isinstance(value, dict) and set(value) == {"eq"}:
+            if not isinstance(value["eq"], str) or value["eq"] == "*":
+                return None
+            pairs.add((name, value["eq"]))
+        else:
+            return None
+    return pairs
 
 
 def _top_level_equalities(raw: dict[str, Any]) -> dict[str, str]:

@@ -40,6 +40,7 @@ from memory.retrieval.keyword import (
     unpack_postings,
 )
 from memory.retrieval.options import SearchOptions
+from memory.retrieval.pinned_scope import whole_scope_rows
 from memory.retrieval.query_cache import query_vector
 from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
 from memory.retrieval.temporal import TimeWindow, query_time_window
@@ -129,6 +130,9 @@ class _Plan:
     semantic: dict[UUID, float] = field(default_factory=dict)
     bm25: dict[UUID, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # The entity ids the scope is pinned to, when that is all the filter says and no option
+    # narrows it: the whole-scope statement is then hand-written (retrieval/pinned_scope.py).
+    equalities: dict[str, str] | None = None
     # Every row of the scope, when it was read whole (see WHOLE_SCOPE_MAX).
     whole_scope: dict[UUID, tuple[fusion.ScoringRow, tuple[str | None, str | None]]] | None = None
 
@@ -156,6 +160,8 @@ def search_memories(
         f"{project_id}|{filters.q!r}|{options.categories}|{options.metadata}" if pinned else ""
     )
     plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned, scope_key)
+    if filters.equalities_only and filters.post is None and not options.categories:
+        plan.equalities = None if options.metadata else filters.entity_equalities
     scope = search_scope(project_id=project_id, filters=filters, options=options, today=now)
     pool = min(MAX_POOL, max(MIN_POOL, 3 * top_k))
     _gather_candidates(plan, scope, pool, pending)
@@ -170,15 +176,17 @@ def search_memories(
     return results
 
 
+def _states(options: SearchOptions) -> list[str]:
+    if options.latest_only:
+        return [MemoryState.ACTIVE]
+    return [MemoryState.ACTIVE, MemoryState.SUPERSEDED]
+
+
 def search_scope(
     *, project_id: UUID, filters: ParsedFilters, options: SearchOptions, today: datetime
 ) -> QuerySet[Memory]:
-    states = (
-        [MemoryState.ACTIVE]
-        if options.latest_only
-        else [MemoryState.ACTIVE, MemoryState.SUPERSEDED]
-    )
-    scope = Memory.objects.filter(project_id=project_id, state__in=states).filter(filters.q)
+    scope = Memory.objects.filter(project_id=project_id, state__in=_states(options))
+    scope = scope.filter(filters.q)
     if not options.show_expired:
         day = today.astimezone(UTC).date()
         scope = scope.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gte=day))
@@ -243,16 +251,7 @@ def _gather_from_whole_scope(
     kept as the exact vector candidates."""
     tokens = _keyword_tokens(plan) if plan.options.weight("keyword") > 0 else {}
     vector, plan.info["query_cache"] = pending.result()
-    columns: tuple[str, ...] = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS, "token_count")
-    ranked = exact_ranking(scope, vector)
-    if tokens:
-        # The BM25 statistics come along, as a column computed once: no round trip of their own.
-        ranked = ranked.annotate(
-            postings=postings_column(list(tokens)),
-            corpus=corpus_stats_column(plan.project_id, list(tokens)),
-        )
-        columns = (*columns, "postings", "corpus")
-    found = list(ranked.values_list("distance", *columns)[: WHOLE_SCOPE_MAX + 1])
+    found = _whole_scope_rows(plan, scope, vector, list(tokens))
     semantic = [(values[1], 1.0 - float(values[0])) for values in found]
     if len(found) > WHOLE_SCOPE_MAX:
         _large_scopes.note(plan.scope_key, large=True)
@@ -282,6 +281,34 @@ def _gather_from_whole_scope(
     if plan.options.weight("recency") > 0:
         _recent_of_rows(plan, rows, pool)
     return True
+
+
+def _whole_scope_rows(
+    plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, tokens: list[int]
+) -> list[tuple[Any, ...]]:
+    """Up to WHOLE_SCOPE_MAX + 1 rows of the scope, nearest first: distance, the scoring
+    columns, the conversation columns, token_count and, with keywords, each row's postings
+    and the BM25 statistics (a column computed once: no round trip of their own)."""
+    if plan.equalities is not None:
+        options = plan.options
+        return whole_scope_rows(
+            project_id=plan.project_id,
+            equalities=plan.equalities,
+            states=_states(options),
+            expiring_after=None if options.show_expired else plan.now.astimezone(UTC).date(),
+            vector=vector,
+            tokens=tokens,
+            limit=WHOLE_SCOPE_MAX + 1,
+        )
+    columns: tuple[str, ...] = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS, "token_count")
+    ranked = exact_ranking(scope, vector)
+    if tokens:
+        ranked = ranked.annotate(
+            postings=postings_column(tokens),
+            corpus=corpus_stats_column(plan.project_id, tokens),
+        )
+        columns = (*columns, "postings", "corpus")
+    return list(ranked.values_list("distance", *columns)[: WHOLE_SCOPE_MAX + 1])
 
 
 def _record_semantic(plan: _Plan, hits: list[tuple[UUID, float]], path: str) -> None:

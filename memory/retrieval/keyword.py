@@ -71,9 +71,12 @@ def corpus_stats_column(project_id: UUID, tokens: list[int]) -> RawSQL:
     subquery), which saves a small scope's search a round trip. Read with
     corpus_stats_from_column()."""
     # A constant statement; the project and the tokens are bound as parameters.
-    return RawSQL(  # noqa: S611
-        _STATS_COLUMN_SQL, [project_id, [CORPUS_TOKEN, *tokens]], output_field=_POSTINGS_FIELD
-    )
+    return RawSQL(*corpus_stats_column_sql(project_id, tokens), output_field=_POSTINGS_FIELD)  # noqa: S611
+
+
+def corpus_stats_column_sql(project_id: UUID, tokens: list[int]) -> tuple[str, list[Any]]:
+    """corpus_stats_column() as SQL and its parameters, for hand-written statements."""
+    return _STATS_COLUMN_SQL, [project_id, [CORPUS_TOKEN, *tokens]]
 
 
 def corpus_stats_from_column(value: list[list[int]] | None) -> CorpusStats:
@@ -161,7 +164,12 @@ def postings_column(tokens: list[int]) -> RawSQL:
     postings among `tokens`. Lets one query return a small scope's vector ranking and its
     keyword matches together."""
     # A constant statement; the tokens are bound as a parameter.
-    return RawSQL(_POSTINGS_COLUMN_SQL, [tokens], output_field=_POSTINGS_FIELD)  # noqa: S611
+    return RawSQL(*postings_column_sql(tokens), output_field=_POSTINGS_FIELD)  # noqa: S611
+
+
+def postings_column_sql(tokens: list[int]) -> tuple[str, list[Any]]:
+    """postings_column() as SQL and its parameters, for hand-written statements."""
+    return _POSTINGS_COLUMN_SQL, [tokens]
 
 
 def unpack_postings(column: list[list[int]] | None) -> list[tuple[int, int]]:

@@ -18,8 +18,10 @@ from memory.models import Memory, MemoryState
 from memory.providers.embedder import get_embedder
 from memory.records import content_hash, field, metadata_hashes, seal, seal_json
 from memory.retrieval import ScoredMemory, SearchOptions, index_memories_tokens, search_memories
+from memory.retrieval import engine as engine_module
 from memory.retrieval import vector as vector_module
 from memory.retrieval.context import asks_question
+from memory.retrieval.pinned_scope import whole_scope_rows
 from memory.retrieval.vector import exact_candidates, hnsw_candidates, vector_candidates
 from tenants.context import tenant_context
 from tenants.models import Project
@@ -448,3 +450,48 @@ def test_results_from_many_users_load_their_keys_in_one_query(tenant_a: Tenant) 
     # One for the project's index key (the query's keyword hashes), one for the four users'
     # keys together; one each would make five.
     assert len(key_reads) == 2, key_reads
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"user_id": "alice"}, True),
+        ({"user_id": "alice", "run_id": "r1"}, True),
+        ({"AND": [{"user_id": "alice"}, {"agent_id": {"eq": "planner"}}]}, True),
+        ({"user_id": "*"}, False),
+        ({"user_id": "alice", "created_at": {"gte": "2000-01-01"}}, False),
+        ({"AND": [{"user_id": "alice"}, {"user_id": "bob"}]}, False),
+        ({"OR": [{"user_id": "alice"}, {"user_id": "bob"}]}, False),
+        ({"user_id": {"in": ["alice"]}}, False),
+    ],
+)
+def test_filters_that_only_pin_entities_are_recognised(raw: dict, expected: bool) -> None:
+    assert parse_filters(uuid4(), raw).equalities_only is expected
+
+
+def test_the_hand_written_and_the_orm_scope_statements_agree(
+    tenant_a: Tenant, alice_memories: list[Memory], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, str]] = []
+
+    def counted(**kwargs: Any) -> list[tuple[Any, ...]]:
+        calls.append(kwargs["equalities"])
+        return whole_scope_rows(**kwargs)
+
+    monkeypatch.setattr(engine_module, "whole_scope_rows", counted)
+    with tenant_context(tenant_a.project.id):
+        make_memory(tenant_a.project, "My cello teacher is strict.", run_id="r1")
+        make_memory(tenant_a.project, "Gone", expiration_date=timezone.now().date() - timedelta(1))
+        for query in ("cello lessons", "which pets do I have?", "peanut allergy"):
+            pinned = search(tenant_a.project, query, {"user_id": "alice"})
+            # A date condition that holds for every memory sends the search down the ORM.
+            general = search(
+                tenant_a.project,
+                query,
+                {"AND": [{"user_id": "alice"}, {"created_at": {"gte": "2000-01-01"}}]},
+            )
+            assert [(r.memory.id, r.score) for r in pinned] == [
+                (r.memory.id, r.score) for r in general
+            ]
+            assert texts(pinned) and "Gone" not in texts(pinned)
+    assert calls == [{"user_id": "alice"}] * 3  # the pinned searches only

@@ -1,0 +1,73 @@
+"""The whole-scope statement of a search pinned to entity ids only (`{"user_id": "alice"}`,
+the common case), written as SQL once instead of built by the ORM on every search.
+
+Building, compiling and converting the equivalent queryset costs about 2 ms of Python per
+search, more than PostgreSQL takes to run it (under 1 ms for a user's few hundred rows).
+The statement returns the same columns, in the same order, as the ORM path in engine.py
+(`distance`, the scoring columns, the conversation columns, token_count, then postings and
+the BM25 statistics when the query has keywords), so both feed the same code.
+"""
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from django.db import connection
+
+from memory.filters import ENTITY_FIELDS
+from memory.retrieval.context import GROUP_COLUMNS
+from memory.retrieval.fusion import SCORING_COLUMNS
+from memory.retrieval.keyword import corpus_stats_column_sql, postings_column_sql
+
+TABLE = "memory_memory"  # unaliased: the postings column refers to memory_memory.id
+_COLUMNS = ", ".join(f"{TABLE}.{name}" for name in (*SCORING_COLUMNS, *GROUP_COLUMNS))
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """pgvector's text form, as pgvector's Django functions send it."""
+    return "[" + ",".join(str(float(value)) for value in vector) + "]"
+
+
+def whole_scope_rows(
+    *,
+    project_id: UUID,
+    equalities: dict[str, str],
+    states: Sequence[str],
+    expiring_after: date | None,
+    vector: np.ndarray,
+    tokens: list[int],
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """The scope's rows nearest first (at most `limit`). `expiring_after`: hide memories
+    that expired before this day (None shows them)."""
+    columns = [f"({TABLE}.embedding <=> %s::vector) + 0.0 AS distance", _COLUMNS,
+               f"{TABLE}.token_count"]  # fmt: skip
+    params: list[Any] = [vector_literal(vector)]
+    if tokens:
+        for sql, values in (
+            postings_column_sql(tokens),
+            corpus_stats_column_sql(project_id, tokens),
+        ):
+            columns.append(sql)
+            params += values
+    where = [f"{TABLE}.project_id = %s", f"{TABLE}.state = ANY(%s)"]
+    params += [project_id, list(states)]
+    for name, value in sorted(equalities.items()):
+        if name not in ENTITY_FIELDS:  # column names come from this fixed set only
+            raise ValueError(f"not an entity field: {name}")
+        where.append(f"{TABLE}.{name} = %s")
+        params.append(value)
+    if expiring_after is not None:
+        where.append(f"({TABLE}.expiration_date IS NULL OR {TABLE}.expiration_date >= %s)")
+        params.append(expiring_after)
+    # Composed from constants and the fixed column names above; every value is a parameter.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {' AND '.join(where)}"  # noqa: S608
+        " ORDER BY distance LIMIT %s"
+    )
+    params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
