@@ -244,7 +244,15 @@ def keys_prefetch(project_id: UUID, ciphertexts: Iterable[str | None]) -> None:
     missing = [key_id for key_id in key_ids if key_cache.key(key_id) is None]
     if len(missing) < 2:
         return  # key_by_id() reads a single one just as fast
-    for row in DataKey.objects.filter(project_id=project_id, pk__in=missing):
+    keys_remember(DataKey.objects.filter(project_id=project_id, pk__in=missing))
+
+
+def keys_remember(rows: Iterable[DataKey]) -> None:
+    """Cache the keys of rows a caller already read (one it joined to its own query, say);
+    destroyed ones are left for decrypt() to report."""
+    for row in rows:
+        if key_cache.key(row.pk) is not None:
+            continue
         if row.state != DataKey.State.DESTROYED and row.wrapped_key is not None:
             key_cache.remember(row, unwrap_key(row), active=False)
 

@@ -40,7 +40,7 @@ from memory.retrieval.keyword import (
     unpack_postings,
 )
 from memory.retrieval.options import SearchOptions
-from memory.retrieval.pinned_scope import whole_scope_rows
+from memory.retrieval.pinned_scope import NOT_RENDERED, memories_with_keys, whole_scope_rows
 from memory.retrieval.query_cache import query_vector
 from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
 from memory.retrieval.temporal import TimeWindow, query_time_window
@@ -58,7 +58,6 @@ MAX_POOL = 1000
 # query, scoring columns included: one statement instead of two, and every candidate's row
 # (keyword, recency, period) is then at hand.
 WHOLE_SCOPE_MAX = 500
-_NOT_RENDERED = ("embedding", "metadata_hashes", "content_hash", "feedback")
 
 
 QueryEmbedding = Future[tuple[np.ndarray, bool]]
@@ -425,9 +424,11 @@ def _lend_context(
             scores[memory_id] = share
 
 
-def _memories(scope: QuerySet[Memory], ids: list[UUID]) -> dict[UUID, Memory]:
-    # What the returned records show (records.memory_record); not the vector or the hashes.
-    rows = {row.id: row for row in scope.order_by().filter(pk__in=ids).defer(*_NOT_RENDERED)}
+def _memories(plan: _Plan, scope: QuerySet[Memory], ids: list[UUID]) -> dict[UUID, Memory]:
+    if plan.equalities is not None:
+        # The ids come from this scope, read in this transaction: the project suffices.
+        return memories_with_keys(plan.project_id, ids)
+    rows = {row.id: row for row in scope.order_by().filter(pk__in=ids).defer(*NOT_RENDERED)}
     prefetch_memory_keys(rows.values())
     return rows
 
@@ -464,7 +465,7 @@ def _select(
     start, batch = 0, top_k if filters.post is None else 2 * top_k
     while start < len(ranked) and len(results) < top_k:
         chunk = ranked[start : start + batch]
-        memories = _memories(scope, chunk)
+        memories = _memories(plan, scope, chunk)
         for memory_id in chunk:
             memory = memories.get(memory_id)
             if memory is None or len(results) >= top_k:

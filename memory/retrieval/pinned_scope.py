@@ -1,5 +1,6 @@
-"""The whole-scope statement of a search pinned to entity ids only (`{"user_id": "alice"}`,
-the common case), written as SQL once instead of built by the ORM on every search.
+"""The statements of a search pinned to entity ids only (`{"user_id": "alice"}`, the common
+case), written as SQL once instead of built by the ORM on every search: the whole scope,
+nearest first, and the returned memories with their data keys.
 
 Building, compiling and converting the equivalent queryset costs about 2 ms of Python per
 search, more than PostgreSQL takes to run it (under 1 ms for a user's few hundred rows).
@@ -17,9 +18,12 @@ import numpy as np
 from django.db import connection
 
 from memory.filters import ENTITY_FIELDS
+from memory.models import Memory
 from memory.retrieval.context import GROUP_COLUMNS
 from memory.retrieval.fusion import SCORING_COLUMNS
 from memory.retrieval.keyword import corpus_stats_column_sql, postings_column_sql
+from tenants.keyring import keys_remember
+from tenants.models import DataKey
 
 TABLE = "memory_memory"  # unaliased: the postings column refers to memory_memory.id
 _COLUMNS = ", ".join(f"{TABLE}.{name}" for name in (*SCORING_COLUMNS, *GROUP_COLUMNS))
@@ -71,3 +75,40 @@ def whole_scope_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+# What a search result shows (records.memory_record): not the vector or the hashes.
+NOT_RENDERED = ("embedding", "metadata_hashes", "content_hash", "feedback")
+_MEMORY_FIELDS = [f.attname for f in Memory._meta.concrete_fields if f.attname not in NOT_RENDERED]
+_KEY_FIELDS = [f.attname for f in DataKey._meta.concrete_fields]
+# The key id is the second part of a ciphertext ("v1:<key id>:<payload>", tenants/keyring).
+# Composed from constants and the models' own column names; the values are parameters.
+_RESULTS_SQL = (
+    "SELECT "  # noqa: S608
+    + ", ".join(f"m.{name}" for name in _MEMORY_FIELDS)
+    + ", "
+    + ", ".join(f"k.{name}" for name in _KEY_FIELDS)
+    + " FROM memory_memory m LEFT JOIN tenants_datakey k ON k.project_id = m.project_id"
+    " AND k.id = CASE WHEN m.text_ciphertext ~ '^[^:]+:[0-9]+:'"
+    " THEN split_part(m.text_ciphertext, ':', 2)::bigint END"
+    " WHERE m.project_id = %s AND m.id = ANY(%s)"
+)
+
+
+def memories_with_keys(project_id: UUID, ids: list[UUID]) -> dict[UUID, Memory]:
+    """The memories to return (as records.memory_record renders them), in one statement with
+    the data keys of their text, which are cached for decryption: a user's first search in a
+    while would otherwise spend a round trip on the user's key."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RESULTS_SQL, [project_id, ids])
+        rows = cursor.fetchall()
+    width = len(_MEMORY_FIELDS)
+    memories: dict[UUID, Memory] = {}
+    keys = []
+    for row in rows:
+        memory = Memory.from_db(connection.alias, _MEMORY_FIELDS, row[:width])
+        memories[memory.id] = memory
+        if row[width] is not None:
+            keys.append(DataKey.from_db(connection.alias, _KEY_FIELDS, row[width:]))
+    keys_remember(keys)
+    return memories
