@@ -4,6 +4,7 @@ pgvector store on the same PostgreSQL, infer=False. Measures add throughput, sea
 (both in-process, no HTTP on either side) and recall@10 / MRR on the quality dataset.
 
     .venv/bin/python bench/mem0_compare.py [--conversations 4]
+    .venv/bin/python bench/mem0_compare.py --locomo path/to/locomo10.json [--speaker-prefix]
 
 Needs psycopg-pool (requirements-dev.txt). Mem0's BM25 lemmatiser and entity extractor use
 spaCy, which is not installed (and its models cannot be downloaded offline): Mem0 then runs
@@ -136,6 +137,10 @@ def summary(rows: dict[str, list]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=4)
+    parser.add_argument(
+        "--locomo", type=Path, help="every conversation of a LoCoMo-format file instead of ours"
+    )
+    parser.add_argument("--speaker-prefix", action="store_true", help="with --locomo")
     args = parser.parse_args()
     env = bench_env("engram_bench")
     create_database(env, "engram_bench")
@@ -145,9 +150,15 @@ def main() -> None:
     import django
 
     django.setup()
-    dataset = build_dataset()
+    if args.locomo:
+        from bench.quality.locomo import load_locomo
+
+        dataset = load_locomo(args.locomo, speaker_prefix=args.speaker_prefix)
+        conversations = dataset
+    else:
+        dataset = build_dataset()
+        conversations = dataset[6 : 6 + args.conversations]  # held-out conversations
     state = load(dataset)
-    conversations = dataset[6 : 6 + args.conversations]  # held-out conversations
     memory = mem0_memory(env["DATABASE_OWNER_URL"])
     mem0_ids, mem0_rate = load_mem0(memory, conversations)
     engram_rate = engram_add_rate(conversations)
@@ -173,7 +184,8 @@ def main() -> None:
     print(ratios)
     report.write_mem0(
         {"engram": e, "mem0": m, "add_per_second": {"engram": engram_rate, "mem0": mem0_rate},
-         "conversations": args.conversations, "ratios_text": ratios}
+         "conversations": len(conversations), "ratios_text": ratios,
+         "dataset": str(args.locomo.name) if args.locomo else "synthetic held-out"}
     )  # fmt: skip
 
 
