@@ -159,8 +159,9 @@ def search_memories(
         f"{project_id}|{filters.q!r}|{options.categories}|{options.metadata}" if pinned else ""
     )
     plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned, scope_key)
-    if filters.equalities_only and filters.post is None and not options.categories:
-        plan.equalities = None if options.metadata else filters.entity_equalities
+    narrowed = filters.post is not None or options.categories or options.metadata
+    if filters.equalities_only and not narrowed:
+        plan.equalities = filters.entity_equalities
     scope = search_scope(project_id=project_id, filters=filters, options=options, today=now)
     pool = min(MAX_POOL, max(MIN_POOL, 3 * top_k))
     _gather_candidates(plan, scope, pool, pending)

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import BigIntegerField, QuerySet
+from django.db.models import QuerySet, TextField
 from django.db.models.expressions import RawSQL
 
 from memory.models import Memory
@@ -27,7 +26,6 @@ B = 0.75
 # first; a term in more documents than this adds little to the ranking, as its idf is low).
 POSTING_BUDGET = 20000
 FIRST_PASS_POOL = 200
-_POSTINGS_FIELD = ArrayField(ArrayField(BigIntegerField()))
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,9 @@ _STATS_SQL = (
 
 # Two module constants joined, no input: the project and tokens are bound parameters.
 _STATS_COLUMN_SQL = (
-    "(SELECT array_agg(ARRAY[token, documents, length]) FROM (" + _STATS_SQL + ") AS sums)"  # noqa: S608
+    "(SELECT string_agg(token || ':' || documents || ':' || length, ',') FROM ("  # noqa: S608
+    + _STATS_SQL
+    + ") AS sums)"
 )
 
 
@@ -71,7 +71,7 @@ def corpus_stats_column(project_id: UUID, tokens: list[int]) -> RawSQL:
     subquery), which saves a small scope's search a round trip. Read with
     corpus_stats_from_column()."""
     # A constant statement; the project and the tokens are bound as parameters.
-    return RawSQL(*corpus_stats_column_sql(project_id, tokens), output_field=_POSTINGS_FIELD)  # noqa: S611
+    return RawSQL(*corpus_stats_column_sql(project_id, tokens), output_field=TextField())  # noqa: S611
 
 
 def corpus_stats_column_sql(project_id: UUID, tokens: list[int]) -> tuple[str, list[Any]]:
@@ -79,8 +79,11 @@ def corpus_stats_column_sql(project_id: UUID, tokens: list[int]) -> tuple[str, l
     return _STATS_COLUMN_SQL, [project_id, [CORPUS_TOKEN, *tokens]]
 
 
-def corpus_stats_from_column(value: list[list[int]] | None) -> CorpusStats:
-    return _stats_from_sums([tuple(row) for row in value or []])
+def corpus_stats_from_column(value: str | None) -> CorpusStats:
+    """The column is text ("token:documents:length,..."): repeated on every row, it would
+    cost a parsed array per row; as text only the first row's is parsed."""
+    sums = [part.split(":") for part in value.split(",")] if value else []
+    return _stats_from_sums(sums)
 
 
 def _stats_from_sums(rows: list[Any]) -> CorpusStats:
@@ -149,11 +152,11 @@ def _scope_postings(
     return postings, lengths
 
 
-# Per memory row: its postings among the query's tokens, as the 2-D array
-# [[token, ...], [term frequency, ...]] (NULL when it has none). Raw SQL: the ORM spelling
-# (Subquery, ArrayAgg, Cast) costs more to build and compile than the database takes to run.
+# Per memory row: its postings among the query's tokens, as text "token:tf,token:tf" (NULL
+# when it has none; see unpack_postings). Raw SQL: the ORM spelling (Subquery, StringAgg)
+# costs more to build and compile than the database takes to run.
 _POSTINGS_COLUMN_SQL = (
-    "(SELECT ARRAY[array_agg(t.token), array_agg(t.term_frequency::bigint)]"
+    "(SELECT string_agg(t.token || ':' || t.term_frequency, ',')"
     " FROM memory_memorytoken t"
     " WHERE t.memory_id = memory_memory.id AND t.token = ANY(%s::bigint[]))"
 )
@@ -164,7 +167,7 @@ def postings_column(tokens: list[int]) -> RawSQL:
     postings among `tokens`. Lets one query return a small scope's vector ranking and its
     keyword matches together."""
     # A constant statement; the tokens are bound as a parameter.
-    return RawSQL(*postings_column_sql(tokens), output_field=_POSTINGS_FIELD)  # noqa: S611
+    return RawSQL(*postings_column_sql(tokens), output_field=TextField())  # noqa: S611
 
 
 def postings_column_sql(tokens: list[int]) -> tuple[str, list[Any]]:
@@ -172,12 +175,17 @@ def postings_column_sql(tokens: list[int]) -> tuple[str, list[Any]]:
     return _POSTINGS_COLUMN_SQL, [tokens]
 
 
-def unpack_postings(column: list[list[int]] | None) -> list[tuple[int, int]]:
-    """postings_column()'s value as (token, term frequency) pairs."""
+def unpack_postings(column: str | None) -> list[tuple[int, int]]:
+    """postings_column()'s value ("token:tf,token:tf") as (token, term frequency) pairs.
+    Text, not an array: psycopg parses arrays in Python, which cost a few hundred rows'
+    search several milliseconds; splitting this string costs about a microsecond."""
     if not column:
         return []
-    tokens, frequencies = column
-    return list(zip(tokens, frequencies, strict=True))
+    pairs = []
+    for part in column.split(","):
+        token, frequency = part.split(":")
+        pairs.append((int(token), int(frequency)))
+    return pairs
 
 
 _POSTINGS_POOL_SQL = """
