@@ -15,8 +15,9 @@ Optionally (`context_strength`, off by default) every strong candidate also lend
 neighbours, with a decay favouring the next turn, then the previous one.
 
 Neighbours are the adjacent memories of the same conversation (same run_id, or the same user
-when there is no run) said within WINDOW of each other, and must be in the search's scope
-(filters, expiry, state) like every other result.
+when there is no run) said within WINDOW of each other, but not at the very same moment
+(their order is then unknown), and must be in the search's scope (filters, expiry, state)
+like every other result.
 """
 
 from collections.abc import Iterable, Mapping
@@ -123,5 +124,8 @@ def _adjacent(ordered: list[ScoringRow], anchor: ScoringRow) -> Iterable[tuple[U
         position = index + offset
         if 0 <= position < len(ordered):
             neighbour = ordered[position]
-            if abs(neighbour.created_at - anchor.created_at) <= WINDOW:
+            gap = abs(neighbour.created_at - anchor.created_at)
+            # Turns stored with the very same time (separate adds given one `timestamp`) have
+            # no known order: better no lending than lending to a random turn.
+            if timedelta(0) < gap <= WINDOW:
                 yield neighbour.id, offset

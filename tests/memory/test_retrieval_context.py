@@ -108,3 +108,12 @@ def test_services_store_whether_a_memory_asks_a_question(tenant_a: Tenant) -> No
             )
         )
     assert [flags[c.memory.id] for c in changes] == [True, False]
+
+
+def test_turns_stored_at_the_same_moment_lend_nothing(tenant_a: Tenant) -> None:
+    with tenant_context(tenant_a.project.id):
+        # Each turn added on its own with the session's timestamp: their order is unknown.
+        make_memories(tenant_a.project, DIALOGUE, run_id="s1", created_at=timezone.now())
+        results = search(tenant_a.project, QUERY, top_k=len(DIALOGUE))
+    assert texts(results)[0] == DIALOGUE[2]
+    assert all(result.score_breakdown["context"] == 0 for result in results)
