@@ -175,21 +175,12 @@ def postings_column(tokens: list[int]) -> RawSQL:
     postings among `tokens`. Lets one query return a small scope's vector ranking and its
     keyword matches together."""
     # A constant statement; the tokens are bound as a parameter.
-    return RawSQL(_POSTINGS_COLUMN_SQL, [tokens], output_field=TextField())  # noqa: S611
+    return RawSQL(*postings_column_sql(tokens), output_field=TextField())  # noqa: S611
 
 
-def scope_postings_sql(project_id: UUID, tokens: list[int], scope: str) -> tuple[str, list[Any]]:
-    """SQL for the postings among `tokens` of every memory in `scope`, a CTE of the same
-    statement with an `id` column: rows (memory_id, postings), postings as the postings
-    column gives them. `scope` must be a fixed name, never input."""
-    if not scope.isidentifier():
-        raise ValueError(f"not a CTE name: {scope}")
-    sql = (
-        "SELECT t.memory_id, string_agg(t.token || ':' || t.term_frequency, ',') AS postings"  # noqa: S608
-        " FROM memory_memorytoken t WHERE t.project_id = %s AND t.token = ANY(%s::bigint[])"
-        f" AND t.memory_id IN (SELECT id FROM {scope}) GROUP BY t.memory_id"
-    )
-    return sql, [project_id, tokens]
+def postings_column_sql(tokens: list[int]) -> tuple[str, list[Any]]:
+    """postings_column() as SQL and its parameters, for hand-written statements."""
+    return _POSTINGS_COLUMN_SQL, [tokens]
 
 
 def unpack_postings(column: str | None) -> list[tuple[int, int]]:

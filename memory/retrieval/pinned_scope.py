@@ -21,11 +21,11 @@ from memory.filters import ENTITY_FIELDS
 from memory.models import Memory
 from memory.retrieval.context import GROUP_COLUMNS
 from memory.retrieval.fusion import SCORING_COLUMNS
-from memory.retrieval.keyword import corpus_stats_column_sql, scope_postings_sql
+from memory.retrieval.keyword import corpus_stats_column_sql, postings_column_sql
 from tenants.keyring import keys_remember
 from tenants.models import DataKey
 
-TABLE = "memory_memory"
+TABLE = "memory_memory"  # unaliased: the postings column refers to memory_memory.id
 _COLUMNS = ", ".join(f"{TABLE}.{name}" for name in (*SCORING_COLUMNS, *GROUP_COLUMNS))
 
 
@@ -46,8 +46,18 @@ def whole_scope_rows(
 ) -> list[tuple[Any, ...]]:
     """The scope's rows nearest first (at most `limit`). `expiring_after`: hide memories
     that expired before this day (None shows them)."""
+    columns = [f"({TABLE}.embedding <=> %s::vector) + 0.0 AS distance", _COLUMNS,
+               f"{TABLE}.token_count"]  # fmt: skip
+    params: list[Any] = [vector_literal(vector)]
+    if tokens:
+        for sql, values in (
+            postings_column_sql(tokens),
+            corpus_stats_column_sql(project_id, tokens),
+        ):
+            columns.append(sql)
+            params += values
     where = [f"{TABLE}.project_id = %s", f"{TABLE}.state = ANY(%s)"]
-    params: list[Any] = [vector_literal(vector), project_id, list(states)]
+    params += [project_id, list(states)]
     for name, value in sorted(equalities.items()):
         if name not in ENTITY_FIELDS:  # column names come from this fixed set only
             raise ValueError(f"not an entity field: {name}")
@@ -56,25 +66,12 @@ def whole_scope_rows(
     if expiring_after is not None:
         where.append(f"({TABLE}.expiration_date IS NULL OR {TABLE}.expiration_date >= %s)")
         params.append(expiring_after)
-    params.append(limit)
     # Composed from constants and the fixed column names above; every value is a parameter.
     sql = (
-        f"SELECT ({TABLE}.embedding <=> %s::vector) + 0.0 AS distance, {_COLUMNS},"  # noqa: S608
-        f" {TABLE}.token_count FROM {TABLE} WHERE {' AND '.join(where)}"
+        f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {' AND '.join(where)}"  # noqa: S608
         " ORDER BY distance LIMIT %s"
     )
-    if tokens:
-        # The postings of the rows read, in one aggregate joined to them (the planner picks
-        # between the postings index and a probe per row), and the BM25 statistics as a
-        # column computed once.
-        postings_sql, postings_params = scope_postings_sql(project_id, tokens, "scope")
-        stats_sql, stats_params = corpus_stats_column_sql(project_id, tokens)
-        sql = (
-            f"WITH scope AS MATERIALIZED ({sql}), postings AS ({postings_sql})"  # noqa: S608
-            f" SELECT scope.*, postings.postings, {stats_sql} FROM scope"
-            " LEFT JOIN postings ON postings.memory_id = scope.id ORDER BY scope.distance"
-        )
-        params += postings_params + stats_params
+    params.append(limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
