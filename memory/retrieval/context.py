@@ -69,6 +69,29 @@ def _queried_neighbourhoods(scope: QuerySet[Memory], anchors: list[Member]) -> l
     return [(ScoringRow(*values[:-2]), values[-2], values[-1]) for values in found]
 
 
+def _queried_next_turns(scope: QuerySet[Memory], anchors: list[Member]) -> list[Member]:
+    """The turns after each anchor in its conversation (two, so that a tie at the anchor's
+    moment is seen), in one statement of small index range scans: fetching each anchor's
+    whole window would read every turn of a conversation stored within minutes."""
+    parts = []
+    for row, run_id, user_id in anchors:
+        group = _group_filter(run_id, user_id)
+        if group is None:
+            continue
+        later = scope.filter(
+            group, created_at__gte=row.created_at, created_at__lte=row.created_at + WINDOW
+        )
+        parts.append(
+            later.exclude(pk=row.id)
+            .order_by("created_at", "id")
+            .values_list(*SCORING_COLUMNS, *GROUP_COLUMNS)[:2]
+        )
+    if not parts:
+        return []
+    found = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return [(ScoringRow(*values[:-2]), values[-2], values[-1]) for values in found]
+
+
 def context_scores(
     scope: QuerySet[Memory],
     rows: dict[UUID, ScoringRow],
@@ -93,21 +116,24 @@ def context_scores(
     if not anchors:
         return {}
     wanted = {(run_id, user_id) for _, run_id, user_id in anchors}
-    candidates = (
-        [member for member in whole_scope if (member[1], member[2]) in wanted]
-        if whole_scope is not None
-        else _queried_neighbourhoods(scope, anchors)
-    )
-    members: dict[Group, list[ScoringRow]] = {}
+    if whole_scope is not None:
+        candidates = [member for member in whole_scope if (member[1], member[2]) in wanted]
+    elif context_strength > 0:
+        candidates = _queried_neighbourhoods(scope, anchors)
+    else:
+        candidates = [*anchors, *_queried_next_turns(scope, anchors)]
+    members: dict[Group, dict[UUID, ScoringRow]] = {}
     for row, run_id, user_id in candidates:
         rows.setdefault(row.id, row)
         groups.setdefault(row.id, (run_id, user_id))
-        members.setdefault((run_id, user_id), []).append(row)
-    for conversation in members.values():
-        conversation.sort(key=lambda r: (r.created_at, str(r.id)))
+        members.setdefault((run_id, user_id), {})[row.id] = row
+    ordered = {
+        group: sorted(found.values(), key=lambda r: (r.created_at, str(r.id)))
+        for group, found in members.items()
+    }
     lent: dict[UUID, float] = {}
     for row, run_id, user_id in anchors:
-        for neighbour, offset in _adjacent(members.get((run_id, user_id), []), row):
+        for neighbour, offset in _adjacent(ordered.get((run_id, user_id), []), row):
             share = context_strength * DECAY[offset]
             if offset == 1 and row.asks_question:
                 share = max(share, reply_strength)
