@@ -77,7 +77,8 @@ def parse_filters(
             f"{field_name}: must scope at least one of user_id, agent_id, app_id or run_id "
             "(an id, a list with 'in', or '*' for all)."
         )
-    equalities = _top_level_equalities(raw)
+    pairs, only_entities = _pinned_entities(raw)
+    equalities = dict(pairs)
     return ParsedFilters(
         q=node.superset,
         post=None if node.exact else node.predicate,
@@ -85,48 +86,36 @@ def parse_filters(
         single_user_id=equalities.get("user_id"),
         entity_equalities=equalities,
         # Two different ids for one entity match nothing: left to the general SQL.
-        equalities_only=bool(equalities) and _equality_pairs(raw) == set(equalities.items()),
+        equalities_only=bool(equalities)
+        and only_entities
+        and set(pairs) == set(equalities.items()),
     )
 
 
-def _equality_pairs(raw: dict[str, Any]) -> set[tuple[str, str]] | None:
-    """Every (entity, id) the filter pins, or None when it holds anything else."""
-    pairs: set[tuple[str, str]] = set()
+def _pinned_entities(raw: dict[str, Any]) -> tuple[list[tuple[str, str]], bool]:
+    """The entity ids pinned by equality at the top level (or inside a top-level AND), in
+    order, and whether the filter says nothing else (a plain id or {"eq": id}, no "*")."""
+    pairs: list[tuple[str, str]] = []
+    only = True
     for key, value in raw.items():
         if key == "AND" and isinstance(value, list):
             for child in value:
-                found = _equality_pairs(child) if isinstance(child, dict) else None
-                if found is None:
-                    return None
-                pairs |= found
+                if not isinstance(child, dict):
+                    only = False
+                    continue
+                found, child_only = _pinned_entities(child)
+                pairs += found
+                only = only and child_only
             continue
         name = ENTITY_ALIASES.get(key, key)
         if name in ENTITY_FIELDS and isinstance(value, str) and value != "*":
-            pairs.add((name, value))
-        elif name in ENTITY_FIELDS and isinstance(value, dict) and set(value) == {"eq"}:
-            if not isinstance(value["eq"], str) or value["eq"] == "*":
-                return None
-            pairs.add((name, value["eq"]))
-        else:
-            return None
-    return pairs
-
-
-def _top_level_equalities(raw: dict[str, Any]) -> dict[str, str]:
-    """Entity ids pinned by equality at the top level (or inside a top-level AND)."""
-    found: dict[str, str] = {}
-    items = list(raw.items())
-    for key, value in items:
-        if key == "AND" and isinstance(value, list):
-            for child in value:
-                if isinstance(child, dict):
-                    found.update(_top_level_equalities(child))
-        name = ENTITY_ALIASES.get(key, key)
-        if name in ENTITY_FIELDS and isinstance(value, str) and value != "*":
-            found[name] = value
+            pairs.append((name, value))
         elif name in ENTITY_FIELDS and isinstance(value, dict) and isinstance(value.get("eq"), str):
-            found[name] = value["eq"]
-    return found
+            pairs.append((name, value["eq"]))
+            only = only and set(value) == {"eq"} and value["eq"] != "*"
+        else:
+            only = False
+    return pairs, only
 
 
 def combine_and(nodes: list[Node]) -> Node:

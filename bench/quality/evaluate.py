@@ -42,10 +42,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def _state_file(dataset: list[Conversation]) -> Path:
-    """One project per dataset: the generated one keeps its historical state file."""
+    """One project per dataset, named by a hash of its turns."""
     texts = "\n".join(turn.id + turn.at + turn.text for conv in dataset for turn in conv.turns)
-    if dataset and dataset[0].id == "conv-0" and dataset[0].turns[0].id.startswith("conv-0-"):
-        return DATA / "quality-state.json"
     return DATA / f"quality-state-{hashlib.sha256(texts.encode()).hexdigest()[:12]}.json"
 
 

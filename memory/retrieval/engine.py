@@ -404,10 +404,11 @@ def _lend_context(
     scores: dict[UUID, float],
     fused: dict[UUID, fusion.Fused],
 ) -> None:
+    # A generator: only walked when some candidate lends.
     whole_scope = (
         None
         if plan.whole_scope is None
-        else [(row, *group) for row, group in plan.whole_scope.values()]
+        else ((row, *group) for row, group in plan.whole_scope.values())
     )
     lent = context_scores(
         scope,

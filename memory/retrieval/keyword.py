@@ -111,11 +111,8 @@ def score_postings(
         ratio = lengths.get(memory_id, 0) / average if average > 0 else 1.0
         norm = K1 * (1.0 - B + B * ratio)
         score = 0.0
-        for token, tf in terms:
-            weight = weights.get(token)
-            if weight is None:  # a token the query did not ask for counts once
-                weight = stats.idf(token) * (K1 + 1.0)
-            score += weight * tf / (tf + norm)
+        for token, tf in terms:  # postings are only ever read for the query's tokens
+            score += weights[token] * tf / (tf + norm)
         scored.append((memory_id, score))
     # A UUID's int orders like its text: the same tie-break as by str, without formatting.
     scored.sort(key=lambda item: (-item[1], item[0].int))

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import numpy as np
 from django.db import connection
+from pgvector import Vector
 
 from memory.filters import ENTITY_FIELDS
 from memory.models import Memory
@@ -27,11 +28,6 @@ from tenants.models import DataKey
 
 TABLE = "memory_memory"  # unaliased: the postings column refers to memory_memory.id
 _COLUMNS = ", ".join(f"{TABLE}.{name}" for name in (*SCORING_COLUMNS, *GROUP_COLUMNS))
-
-
-def vector_literal(vector: np.ndarray) -> str:
-    """pgvector's text form, as pgvector's Django functions send it."""
-    return "[" + ",".join(str(float(value)) for value in vector) + "]"
 
 
 def whole_scope_rows(
@@ -48,7 +44,7 @@ def whole_scope_rows(
     that expired before this day (None shows them)."""
     columns = [f"({TABLE}.embedding <=> %s::vector) + 0.0 AS distance", _COLUMNS,
                f"{TABLE}.token_count"]  # fmt: skip
-    params: list[Any] = [vector_literal(vector)]
+    params: list[Any] = [Vector(vector).to_text()]
     if tokens:
         for sql, values in (
             postings_column_sql(tokens),
