@@ -51,7 +51,7 @@ class ParsedFilters:
     single_user_id: str | None
     entity_equalities: dict[str, str]
     # The filter is nothing but entity_equalities (the common `{"user_id": "alice"}`): the
-    # search may then write its own SQL for the scope (retrieval/pinned_scope.py).
+    # search may then write its own SQL for the scope (retrieval/whole_scope.py).
     equalities_only: bool = False
 
 

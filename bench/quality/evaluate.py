@@ -20,6 +20,7 @@ import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -33,11 +34,12 @@ from bench.vectors import embed_cached  # noqa: E402
 
 TRAIN = range(0, 6)
 HELDOUT = range(6, 12)
-# The single signals are plain: no score lent to replies (retrieval/context.py).
+# The single signals are plain: no score lent to replies (retrieval/context.py). The engine
+# goes first, so that its latency includes embedding each new question, as a client's would.
 VARIANTS: dict[str, dict[str, Any]] = {
+    "fused": {},
     "vector": {"signals": ["semantic"], "reply_strength": 0},
     "keyword": {"signals": ["keyword"], "reply_strength": 0},
-    "fused": {},
 }
 
 
@@ -117,6 +119,7 @@ def evaluate(
     k: int = 10,
 ) -> dict[str, dict[str, dict[str, float]]]:
     table: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    latencies: dict[str, list[float]] = defaultdict(list)
     mapping = state["turn_to_memory"]
     for conv in (dataset[i] for i in split):
         for question in conv.questions:
@@ -124,18 +127,32 @@ def evaluate(
             if not evidence:
                 continue
             for name, body in variants.items():
+                started = time.perf_counter()
                 found = ask(state, conv.id, question.text, {**body, "top_k": k})
+                latencies[name].append((time.perf_counter() - started) * 1000)
                 result = score(found, evidence, k)
                 table[name][question.kind].append(result)
                 table[name]["all"].append(result)
     return {
         name: {
-            kind: {"recall": round(sum(r for r, _ in rows) / len(rows), 4),
-                   "mrr": round(sum(m for _, m in rows) / len(rows), 4), "n": len(rows)}
-            for kind, rows in kinds.items()
+            **{kind: {"recall": round(sum(r for r, _ in rows) / len(rows), 4),
+                      "mrr": round(sum(m for _, m in rows) / len(rows), 4), "n": len(rows)}
+               for kind, rows in kinds.items()},
+            "latency_ms": percentiles(latencies[name]),
         }
         for name, kinds in table.items()
     }  # fmt: skip
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50/p95/p99 of one variant's question times (each question's text is new to the
+    query-vector cache on the first run, so its embedding is included)."""
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}
 
 
 def render(results: dict[str, dict[str, dict[str, float]]], title: str) -> str:
@@ -145,13 +162,17 @@ def render(results: dict[str, dict[str, dict[str, float]]], title: str) -> str:
     lines = [
         f"#### {title}",
         "",
-        "| variant | " + " | ".join(f"{kind} R@10 / MRR" for kind in kinds) + " |",
-        "|---" * (len(kinds) + 1) + "|",
+        "| variant | "
+        + " | ".join(f"{kind} R@10 / MRR" for kind in kinds)
+        + " | latency p50 / p95 / p99 ms |",
+        "|---" * (len(kinds) + 2) + "|",
     ]
     for name, row in results.items():
         cells = [
             f"{row[k]['recall']:.3f} / {row[k]['mrr']:.3f}" if k in row else "-" for k in kinds
         ]
+        latency = row["latency_ms"]
+        cells.append(f"{latency['p50']} / {latency['p95']} / {latency['p99']}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     n = results[next(iter(results))]["all"]["n"]
     return "\n".join(lines) + f"\n\n({n} questions)\n"

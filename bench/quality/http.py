@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,9 @@ from bench.environment import Server
 def http_asker(env: dict[str, str], state: dict[str, Any]) -> Callable[..., list[str]]:
     import httpx
 
-    server = Server(env).__enter__()  # stopped when the process exits (its own session)
+    server = Server(env).__enter__()
+    # gunicorn runs in its own session, so nothing stops it with this process but this.
+    atexit.register(server.__exit__)
     client = httpx.Client(
         base_url=server.url, headers={"Authorization": f"Token {state['api_key']}"}, timeout=60
     )

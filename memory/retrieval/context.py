@@ -20,7 +20,7 @@ when there is no run) said within WINDOW of each other, but not at the very same
 like every other result.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from uuid import UUID
 
@@ -100,11 +100,12 @@ def context_scores(
     *,
     reply_strength: float,
     context_strength: float,
-    whole_scope: Iterable[Member] | None = None,
+    known_neighbours: Mapping[UUID, Mapping[int, Member]] | None = None,
 ) -> dict[UUID, float]:
-    """Scores lent to the neighbours of the best candidates (memory id → lent score); new
-    neighbours are added to `rows` and `groups`. `whole_scope`: every memory of the scope,
-    when the caller read it whole (no query is then needed)."""
+    """Scores lent to the neighbours of the best candidates (memory id → lent score); the
+    neighbours that receive some are added to `rows` and `groups`. `known_neighbours`: each
+    candidate's neighbours by offset, when the caller has them (retrieval/whole_scope.py);
+    otherwise they are queried."""
     best = sorted(scores, key=lambda m: -scores[m])[:ANCHORS]
     anchors = [
         (rows[m], *groups[m])
@@ -115,43 +116,52 @@ def context_scores(
     ]
     if not anchors:
         return {}
-    wanted = {(run_id, user_id) for _, run_id, user_id in anchors}
-    if whole_scope is not None:
-        candidates = [member for member in whole_scope if (member[1], member[2]) in wanted]
-    elif context_strength > 0:
-        candidates = _queried_neighbourhoods(scope, anchors)
-    else:
-        candidates = [*anchors, *_queried_next_turns(scope, anchors)]
-    members: dict[Group, dict[UUID, ScoringRow]] = {}
-    for row, run_id, user_id in candidates:
-        rows.setdefault(row.id, row)
-        groups.setdefault(row.id, (run_id, user_id))
-        members.setdefault((run_id, user_id), {})[row.id] = row
-    ordered = {
-        group: sorted(found.values(), key=lambda r: (r.created_at, str(r.id)))
-        for group, found in members.items()
-    }
+    if known_neighbours is None:
+        known_neighbours = _queried_neighbours(scope, anchors, context_strength > 0)
     lent: dict[UUID, float] = {}
-    for row, run_id, user_id in anchors:
-        for neighbour, offset in _adjacent(ordered.get((run_id, user_id), []), row):
+    for row, _, _ in anchors:
+        for offset, (neighbour, run_id, user_id) in known_neighbours.get(row.id, {}).items():
+            gap = abs(neighbour.created_at - row.created_at)
+            # Turns stored with the very same time (separate adds given one `timestamp`) have
+            # no known order: better no lending than lending to a random turn.
+            if not timedelta(0) < gap <= WINDOW:
+                continue
             share = context_strength * DECAY[offset]
             if offset == 1 and row.asks_question:
                 share = max(share, reply_strength)
             if share > 0:
-                lent[neighbour] = max(lent.get(neighbour, 0.0), share * scores[row.id])
+                lent[neighbour.id] = max(lent.get(neighbour.id, 0.0), share * scores[row.id])
+                rows.setdefault(neighbour.id, neighbour)
+                groups.setdefault(neighbour.id, (run_id, user_id))
     return lent
 
 
-def _adjacent(ordered: list[ScoringRow], anchor: ScoringRow) -> Iterable[tuple[UUID, int]]:
-    index = next((i for i, row in enumerate(ordered) if row.id == anchor.id), None)
+def _queried_neighbours(
+    scope: QuerySet[Memory], anchors: list[Member], all_neighbours: bool
+) -> dict[UUID, dict[int, Member]]:
+    """Each anchor's neighbours by offset, read from the database: its whole neighbourhood
+    when every neighbour may receive a share, else only the turns after it."""
+    if all_neighbours:
+        candidates = _queried_neighbourhoods(scope, anchors)
+    else:
+        candidates = [*anchors, *_queried_next_turns(scope, anchors)]
+    members: dict[Group, dict[UUID, Member]] = {}
+    for member in candidates:
+        members.setdefault((member[1], member[2]), {})[member[0].id] = member
+    ordered = {
+        group: sorted(found.values(), key=lambda member: (member[0].created_at, str(member[0].id)))
+        for group, found in members.items()
+    }
+    return {
+        row.id: _adjacent(ordered.get((run_id, user_id), []), row)
+        for row, run_id, user_id in anchors
+    }
+
+
+def _adjacent(ordered: list[Member], anchor: ScoringRow) -> dict[int, Member]:
+    index = next((i for i, member in enumerate(ordered) if member[0].id == anchor.id), None)
     if index is None:
-        return
-    for offset in DECAY:
-        position = index + offset
-        if 0 <= position < len(ordered):
-            neighbour = ordered[position]
-            gap = abs(neighbour.created_at - anchor.created_at)
-            # Turns stored with the very same time (separate adds given one `timestamp`) have
-            # no known order: better no lending than lending to a random turn.
-            if timedelta(0) < gap <= WINDOW:
-                yield neighbour.id, offset
+        return {}
+    return {
+        offset: ordered[index + offset] for offset in DECAY if 0 <= index + offset < len(ordered)
+    }

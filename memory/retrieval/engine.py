@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import numpy as np
@@ -31,25 +31,14 @@ from memory.retrieval import fusion
 from memory.retrieval.access import access_recorder
 from memory.retrieval.blind_index import query_tokens
 from memory.retrieval.context import GROUP_COLUMNS, context_scores
-from memory.retrieval.keyword import (
-    corpus_stats_column,
-    corpus_stats_from_column,
-    keyword_candidates,
-    postings_column,
-    score_postings,
-    unpack_postings,
-)
+from memory.retrieval.keyword import keyword_candidates
 from memory.retrieval.options import SearchOptions
-from memory.retrieval.pinned_scope import NOT_RENDERED, memories_with_keys, whole_scope_rows
 from memory.retrieval.query_cache import query_vector
 from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
+from memory.retrieval.returned_memories import NOT_RENDERED, memories_with_keys
 from memory.retrieval.temporal import TimeWindow, query_time_window
-from memory.retrieval.vector import (
-    bounded_count,
-    exact_ranking,
-    exact_scan_limit,
-    vector_candidates,
-)
+from memory.retrieval.vector import bounded_count, exact_scan_limit, vector_candidates
+from memory.retrieval.whole_scope import RankedScope, equality_scope, queryset_scope, rank_scope
 
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
 MIN_POOL = 60
@@ -57,7 +46,7 @@ MAX_POOL = 1000
 # A scope pinned to one entity with at most this many memories is read whole by the vector
 # query, scoring columns included: one statement instead of two, and every candidate's row
 # (keyword, recency, period) is then at hand.
-WHOLE_SCOPE_MAX = 500
+WHOLE_SCOPE_MAX = 2000
 
 
 QueryEmbedding = Future[tuple[np.ndarray, bool]]
@@ -130,10 +119,10 @@ class _Plan:
     bm25: dict[UUID, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     # The entity ids the scope is pinned to, when that is all the filter says and no option
-    # narrows it: the whole-scope statement is then hand-written (retrieval/pinned_scope.py).
+    # narrows it: the whole-scope statement is then hand-written (retrieval/whole_scope.py).
     equalities: dict[str, str] | None = None
-    # Every row of the scope, when it was read whole (see WHOLE_SCOPE_MAX).
-    whole_scope: dict[UUID, tuple[fusion.ScoringRow, tuple[str | None, str | None]]] | None = None
+    # The scope ranked in one statement, when it was small enough (see WHOLE_SCOPE_MAX).
+    whole_scope: RankedScope | None = None
 
 
 def search_memories(
@@ -242,73 +231,53 @@ def _gather_from_whole_scope(
     pool: int,
     pending: Future[tuple[np.ndarray, bool]],
 ) -> bool:
-    """Every candidate list of a scope pinned to one entity, from one read of the scope.
-
-    Such a scope is usually small (a user's memories): one statement ranks it exactly by
-    vector and returns each row's scoring columns and keyword postings, so there is no count,
-    keyword, period or recency query. Returns False, for the general path, when the scope
-    holds more than WHOLE_SCOPE_MAX rows; the rows read are then the nearest ones, which are
-    kept as the exact vector candidates."""
-    tokens = _keyword_tokens(plan) if plan.options.weight("keyword") > 0 else {}
+    """Every candidate list of a scope pinned to one entity, from one statement that ranks
+    the whole scope (retrieval/whole_scope.py): no count, keyword, period or recency query.
+    Returns False, for the general path, when the scope holds more than WHOLE_SCOPE_MAX."""
+    options = plan.options
+    tokens = _keyword_tokens(plan) if options.weight("keyword") > 0 else {}
+    wants_period = plan.window is not None and options.weight("temporal") > 0
+    if options.context_strength > 0:
+        lend_to: Literal["replies", "neighbours", "none"] = "neighbours"
+    else:
+        lend_to = "replies" if options.reply_strength > 0 else "none"
     vector, plan.info["query_cache"] = pending.result()
-    found = _whole_scope_rows(plan, scope, vector, list(tokens))
-    semantic = [(values[1], 1.0 - float(values[0])) for values in found]
-    if len(found) > WHOLE_SCOPE_MAX:
+    ranked = rank_scope(
+        scope=_scope_sql(plan, scope),
+        project_id=plan.project_id,
+        vector=vector,
+        query=tokens,
+        pool=pool,
+        recent=min(pool, 50) if options.weight("recency") > 0 else 0,
+        period=(plan.window.start, plan.window.end) if plan.window and wants_period else None,
+        lend_to=lend_to,
+        limit=WHOLE_SCOPE_MAX,
+    )
+    if ranked is None:
         _large_scopes.note(plan.scope_key, large=True)
-        if pool <= len(found):
-            _record_semantic(plan, semantic[:pool], "exact")
         return False
-    plan.info["scope"] = len(found)
-    plan.whole_scope = {}
-    postings: dict[UUID, list[tuple[int, int]]] = {}
-    lengths: dict[UUID, int] = {}
-    width = len(fusion.SCORING_COLUMNS)
-    for _, *values in found:
-        row = fusion.ScoringRow(*values[:width])
-        plan.whole_scope[row.id] = (row, (values[width], values[width + 1]))
-        lengths[row.id] = values[width + 2]
-        if tokens and values[width + 3]:
-            postings[row.id] = unpack_postings(values[width + 3])
-    stats = corpus_stats_from_column(found[0][-1]) if tokens and found else None
-    if stats is not None and postings:
-        hits = score_postings(postings, lengths, stats, tokens)[:pool]
-        plan.bm25 = dict(hits)
-        plan.scored["keyword"] = hits
-    _record_semantic(plan, semantic[:pool], "exact")
-    rows = [row for row, _ in plan.whole_scope.values()]
-    if plan.window is not None and plan.options.weight("temporal") > 0:
-        _in_period_of_rows(plan, rows, semantic, pool)
-    if plan.options.weight("recency") > 0:
-        _recent_of_rows(plan, rows, pool)
+    plan.info["scope"] = ranked.size
+    plan.whole_scope = ranked
+    if ranked.keyword:
+        plan.bm25 = dict(ranked.keyword)
+        plan.scored["keyword"] = ranked.keyword
+    _record_semantic(plan, ranked.semantic, "exact")
+    if wants_period:
+        _record_period(plan, ranked.period)
+    if options.weight("recency") > 0:
+        plan.scored["recency"] = [(m, -float(rank)) for rank, m in enumerate(ranked.recent)]
     return True
 
 
-def _whole_scope_rows(
-    plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, tokens: list[int]
-) -> list[tuple[Any, ...]]:
-    """Up to WHOLE_SCOPE_MAX + 1 rows of the scope, nearest first: distance, the scoring
-    columns, the conversation columns, token_count and, with keywords, each row's postings
-    and the BM25 statistics (a column computed once: no round trip of their own)."""
-    if plan.equalities is not None:
-        options = plan.options
-        return whole_scope_rows(
-            project_id=plan.project_id,
-            equalities=plan.equalities,
-            states=_states(options),
-            expiring_after=None if options.show_expired else plan.now.astimezone(UTC).date(),
-            vector=vector,
-            tokens=tokens,
-            limit=WHOLE_SCOPE_MAX + 1,
-        )
-    columns: tuple[str, ...] = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS, "token_count")
-    ranked = exact_ranking(scope, vector)
-    if tokens:
-        ranked = ranked.annotate(
-            postings=postings_column(tokens),
-            corpus=corpus_stats_column(plan.project_id, tokens),
-        )
-        columns = (*columns, "postings", "corpus")
-    return list(ranked.values_list("distance", *columns)[: WHOLE_SCOPE_MAX + 1])
+def _scope_sql(plan: _Plan, scope: QuerySet[Memory]) -> tuple[str, dict[str, Any]]:
+    if plan.equalities is None:
+        return queryset_scope(plan.project_id, scope)
+    return equality_scope(
+        project_id=plan.project_id,
+        equalities=plan.equalities,
+        states=_states(plan.options),
+        expiring_after=None if plan.options.show_expired else plan.now.astimezone(UTC).date(),
+    )
 
 
 def _record_semantic(plan: _Plan, hits: list[tuple[UUID, float]], path: str) -> None:
@@ -335,22 +304,6 @@ def _keyword(plan: _Plan, scope: QuerySet[Memory], pool: int, *, small_scope: bo
     )
     plan.bm25 = dict(hits)
     plan.scored["keyword"] = hits
-
-
-def _in_period_of_rows(
-    plan: _Plan, rows: list[fusion.ScoringRow], semantic: list[tuple[UUID, float]], pool: int
-) -> None:
-    """_in_period() over rows already at hand (`semantic`: all of them, nearest first)."""
-    assert plan.window is not None
-    start, end = plan.window.start, plan.window.end
-    created = {row.id: row.created_at for row in rows}
-    hits = [(m, similarity) for m, similarity in semantic if start <= created[m] < end][:pool]
-    _record_period(plan, hits)
-
-
-def _recent_of_rows(plan: _Plan, rows: list[fusion.ScoringRow], pool: int) -> None:
-    newest = sorted(rows, key=lambda row: row.created_at, reverse=True)[: min(pool, 50)]
-    plan.scored["recency"] = [(row.id, -float(rank)) for rank, row in enumerate(newest)]
 
 
 def _in_period(plan: _Plan, scope: QuerySet[Memory], vector: np.ndarray, pool: int) -> None:
@@ -387,8 +340,8 @@ def _scoring_rows(
     if not ids:
         return {}, {}
     if plan.whole_scope is not None:
-        known = [plan.whole_scope[m] for m in ids if m in plan.whole_scope]
-        return {row.id: row for row, _ in known}, {row.id: group for row, group in known}
+        known = [plan.whole_scope.members[m] for m in ids if m in plan.whole_scope.members]
+        return {row.id: row for row, *_ in known}, {row.id: (run, user) for row, run, user in known}
     columns = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS)
     found = scope.order_by().filter(pk__in=ids).values_list(*columns)
     rows = {values[0]: fusion.ScoringRow(*values[:-2]) for values in found}
@@ -404,12 +357,6 @@ def _lend_context(
     scores: dict[UUID, float],
     fused: dict[UUID, fusion.Fused],
 ) -> None:
-    # A generator: only walked when some candidate lends.
-    whole_scope = (
-        None
-        if plan.whole_scope is None
-        else ((row, *group) for row, group in plan.whole_scope.values())
-    )
     lent = context_scores(
         scope,
         rows,
@@ -417,7 +364,7 @@ def _lend_context(
         scores,
         reply_strength=plan.options.reply_strength,
         context_strength=plan.options.context_strength,
-        whole_scope=whole_scope,
+        known_neighbours=None if plan.whole_scope is None else plan.whole_scope.neighbours,
     )
     for memory_id, share in lent.items():
         entry = fused.setdefault(memory_id, fusion.Fused(memory_id, 0.0))

@@ -14,8 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import QuerySet, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet
 
 from memory.models import Memory
 from memory.retrieval.blind_index import CORPUS_TOKEN
@@ -50,40 +49,11 @@ _STATS_SQL = (
 )
 
 
-# Two module constants joined, no input: the project and tokens are bound parameters.
-_STATS_COLUMN_SQL = (
-    "(SELECT string_agg(token || ':' || documents || ':' || length, ',') FROM ("  # noqa: S608
-    + _STATS_SQL
-    + ") AS sums)"
-)
-
-
 def corpus_stats(project_id: UUID, tokens: list[int]) -> CorpusStats:
     with connection.cursor() as cursor:
         cursor.execute(_STATS_SQL, [project_id, [CORPUS_TOKEN, *tokens]])
         rows = cursor.fetchall()
     return _stats_from_sums(rows)
-
-
-def corpus_stats_column(project_id: UUID, tokens: list[int]) -> RawSQL:
-    """corpus_stats() as a column of a query over memories: the same value on every row
-    ([[token, documents, length], ...]), computed once per query (an uncorrelated
-    subquery), which saves a small scope's search a round trip. Read with
-    corpus_stats_from_column()."""
-    # A constant statement; the project and the tokens are bound as parameters.
-    return RawSQL(*corpus_stats_column_sql(project_id, tokens), output_field=TextField())  # noqa: S611
-
-
-def corpus_stats_column_sql(project_id: UUID, tokens: list[int]) -> tuple[str, list[Any]]:
-    """corpus_stats_column() as SQL and its parameters, for hand-written statements."""
-    return _STATS_COLUMN_SQL, [project_id, [CORPUS_TOKEN, *tokens]]
-
-
-def corpus_stats_from_column(value: str | None) -> CorpusStats:
-    """The column is text ("token:documents:length,..."): repeated on every row, it would
-    cost a parsed array per row; as text only the first row's is parsed."""
-    sums = [part.split(":") for part in value.split(",")] if value else []
-    return _stats_from_sums(sums)
 
 
 def _stats_from_sums(rows: list[Any]) -> CorpusStats:
@@ -155,42 +125,6 @@ def _scope_postings(
         postings.setdefault(memory_id, []).append((token, tf))
         lengths[memory_id] = length
     return postings, lengths
-
-
-# Per memory row: its postings among the query's tokens, as text "token:tf,token:tf" (NULL
-# when it has none; see unpack_postings). Raw SQL: the ORM spelling (Subquery, StringAgg)
-# costs more to build and compile than the database takes to run.
-_POSTINGS_COLUMN_SQL = (
-    "(SELECT string_agg(t.token || ':' || t.term_frequency, ',')"
-    " FROM memory_memorytoken t"
-    " WHERE t.memory_id = memory_memory.id AND t.token = ANY(%s::bigint[]))"
-)
-
-
-def postings_column(tokens: list[int]) -> RawSQL:
-    """A column for queries over the memory table (unaliased, as scopes are): each row's
-    postings among `tokens`. Lets one query return a small scope's vector ranking and its
-    keyword matches together."""
-    # A constant statement; the tokens are bound as a parameter.
-    return RawSQL(*postings_column_sql(tokens), output_field=TextField())  # noqa: S611
-
-
-def postings_column_sql(tokens: list[int]) -> tuple[str, list[Any]]:
-    """postings_column() as SQL and its parameters, for hand-written statements."""
-    return _POSTINGS_COLUMN_SQL, [tokens]
-
-
-def unpack_postings(column: str | None) -> list[tuple[int, int]]:
-    """postings_column()'s value ("token:tf,token:tf") as (token, term frequency) pairs.
-    Text, not an array: psycopg parses arrays in Python, which cost a few hundred rows'
-    search several milliseconds; splitting this string costs about a microsecond."""
-    if not column:
-        return []
-    pairs = []
-    for part in column.split(","):
-        token, frequency = part.split(":")
-        pairs.append((int(token), int(frequency)))
-    return pairs
 
 
 _POSTINGS_POOL_SQL = """

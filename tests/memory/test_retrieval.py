@@ -21,8 +21,8 @@ from memory.retrieval import ScoredMemory, SearchOptions, index_memories_tokens,
 from memory.retrieval import engine as engine_module
 from memory.retrieval import vector as vector_module
 from memory.retrieval.context import asks_question
-from memory.retrieval.pinned_scope import whole_scope_rows
 from memory.retrieval.vector import exact_candidates, hnsw_candidates, vector_candidates
+from memory.retrieval.whole_scope import equality_scope
 from tenants.context import tenant_context
 from tenants.models import Project
 from tests.conftest import Tenant
@@ -474,11 +474,11 @@ def test_the_hand_written_and_the_orm_scope_statements_agree(
 ) -> None:
     calls: list[dict[str, str]] = []
 
-    def counted(**kwargs: Any) -> list[tuple[Any, ...]]:
+    def counted(**kwargs: Any) -> tuple[str, dict[str, Any]]:
         calls.append(kwargs["equalities"])
-        return whole_scope_rows(**kwargs)
+        return equality_scope(**kwargs)
 
-    monkeypatch.setattr(engine_module, "whole_scope_rows", counted)
+    monkeypatch.setattr(engine_module, "equality_scope", counted)
     with tenant_context(tenant_a.project.id):
         make_memory(tenant_a.project, "My cello teacher is strict.", run_id="r1")
         make_memory(tenant_a.project, "Gone", expiration_date=timezone.now().date() - timedelta(1))
