@@ -174,7 +174,15 @@ DATABASES: dict[str, dict[str, Any]] = {
         )
     )
 }
-DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
+# Search prepares its one large statement per connection (memory/retrieval/whole_scope.py);
+# nothing else is ever prepared: Django's cursors bind client-side, and the threshold is out
+# of reach. Off for a pooler in transaction mode that cannot keep prepared statements
+# (PgBouncer before 1.21).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+DATABASES["default"]["OPTIONS"] = {
+    "connect_timeout": 5,
+    "prepare_threshold": 2**31 - 1 if DATABASE_PREPARED_STATEMENTS else None,
+}
 DATABASES["default"]["TEST"] = {"NAME": env_str("ENGRAM_TEST_DATABASE", "") or None}
 # The role that the policy migrations grant privileges to.
 ENGRAM_APP_DB_ROLE = urlsplit(DATABASE_URL).username or ""

@@ -20,7 +20,7 @@ when there is no run) said within WINDOW of each other, but not at the very same
 like every other result.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from uuid import UUID
 
@@ -37,6 +37,8 @@ GROUP_COLUMNS = ("run_id", "user_id")
 
 Group = tuple[str | None, str | None]
 Member = tuple[ScoringRow, str | None, str | None]
+# (anchors, whether every neighbour or only the next turn is wanted) → neighbours by offset
+NeighbourFinder = Callable[[list[Member], bool], Mapping[UUID, Mapping[int, Member]]]
 
 
 def asks_question(text: str) -> bool:
@@ -93,19 +95,17 @@ def _queried_next_turns(scope: QuerySet[Memory], anchors: list[Member]) -> list[
 
 
 def context_scores(
-    scope: QuerySet[Memory],
     rows: dict[UUID, ScoringRow],
     groups: dict[UUID, Group],
     scores: Mapping[UUID, float],
     *,
     reply_strength: float,
     context_strength: float,
-    known_neighbours: Mapping[UUID, Mapping[int, Member]] | None = None,
+    find_neighbours: NeighbourFinder,
 ) -> dict[UUID, float]:
     """Scores lent to the neighbours of the best candidates (memory id → lent score); the
-    neighbours that receive some are added to `rows` and `groups`. `known_neighbours`: each
-    candidate's neighbours by offset, when the caller has them (retrieval/whole_scope.py);
-    otherwise they are queried."""
+    neighbours that receive some are added to `rows` and `groups`. `find_neighbours`: each
+    anchor's neighbours by offset (queried_neighbours(), or what the caller already has)."""
     best = sorted(scores, key=lambda m: -scores[m])[:ANCHORS]
     anchors = [
         (rows[m], *groups[m])
@@ -116,11 +116,10 @@ def context_scores(
     ]
     if not anchors:
         return {}
-    if known_neighbours is None:
-        known_neighbours = _queried_neighbours(scope, anchors, context_strength > 0)
+    neighbours = find_neighbours(anchors, context_strength > 0)
     lent: dict[UUID, float] = {}
     for row, _, _ in anchors:
-        for offset, (neighbour, run_id, user_id) in known_neighbours.get(row.id, {}).items():
+        for offset, (neighbour, run_id, user_id) in neighbours.get(row.id, {}).items():
             gap = abs(neighbour.created_at - row.created_at)
             # Turns stored with the very same time (separate adds given one `timestamp`) have
             # no known order: better no lending than lending to a random turn.
@@ -136,9 +135,9 @@ def context_scores(
     return lent
 
 
-def _queried_neighbours(
+def queried_neighbours(
     scope: QuerySet[Memory], anchors: list[Member], all_neighbours: bool
-) -> dict[UUID, dict[int, Member]]:
+) -> Mapping[UUID, Mapping[int, Member]]:
     """Each anchor's neighbours by offset, read from the database: its whole neighbourhood
     when every neighbour may receive a share, else only the turns after it."""
     if all_neighbours:

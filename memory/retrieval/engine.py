@@ -10,7 +10,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Literal
 from uuid import UUID
 
@@ -30,7 +30,12 @@ from memory.records import (
 from memory.retrieval import fusion
 from memory.retrieval.access import access_recorder
 from memory.retrieval.blind_index import query_tokens
-from memory.retrieval.context import GROUP_COLUMNS, context_scores
+from memory.retrieval.context import (
+    GROUP_COLUMNS,
+    NeighbourFinder,
+    context_scores,
+    queried_neighbours,
+)
 from memory.retrieval.keyword import keyword_candidates
 from memory.retrieval.options import SearchOptions
 from memory.retrieval.query_cache import query_vector
@@ -41,7 +46,7 @@ from memory.retrieval.vector import bounded_count, exact_scan_limit, vector_cand
 from memory.retrieval.whole_scope import RankedScope, equality_scope, queryset_scope, rank_scope
 
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
-MIN_POOL = 60
+MIN_POOL = 30
 MAX_POOL = 1000
 # A scope pinned to one entity with at most this many memories is read whole by the vector
 # query, scoring columns included: one statement instead of two, and every candidate's row
@@ -114,6 +119,7 @@ class _Plan:
     top_k: int
     pinned: bool  # the filter names one user, agent, app or run
     scope_key: str  # names the scope (project and filters) for the large-scope memo
+    filters: ParsedFilters
     scored: dict[str, list[tuple[UUID, float]]] = field(default_factory=dict)
     semantic: dict[UUID, float] = field(default_factory=dict)
     bm25: dict[UUID, float] = field(default_factory=dict)
@@ -123,6 +129,14 @@ class _Plan:
     equalities: dict[str, str] | None = None
     # The scope ranked in one statement, when it was small enough (see WHOLE_SCOPE_MAX).
     whole_scope: RankedScope | None = None
+
+    @cached_property
+    def scope(self) -> QuerySet[Memory]:
+        """The scope as a queryset, built on first use: a search pinned by entity ids alone
+        writes its own SQL and never needs it (building it costs about half a millisecond)."""
+        return search_scope(
+            project_id=self.project_id, filters=self.filters, options=self.options, today=self.now
+        )
 
 
 def search_memories(
@@ -147,18 +161,17 @@ def search_memories(
     scope_key = (
         f"{project_id}|{filters.q!r}|{options.categories}|{options.metadata}" if pinned else ""
     )
-    plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned, scope_key)
+    plan = _Plan(project_id, query.strip(), options, window, now, top_k, pinned, scope_key, filters)
     narrowed = filters.post is not None or options.categories or options.metadata
     if filters.equalities_only and not narrowed:
         plan.equalities = filters.entity_equalities
-    scope = search_scope(project_id=project_id, filters=filters, options=options, today=now)
     pool = min(MAX_POOL, max(MIN_POOL, 3 * top_k))
-    _gather_candidates(plan, scope, pool, pending)
+    _gather_candidates(plan, pool, pending)
     fused = fusion.fuse(plan.scored, options, plan.semantic, plan.bm25)
-    rows, groups = _scoring_rows(plan, scope, list(fused))
+    rows, groups = _scoring_rows(plan, list(fused))
     scores = _final_scores(plan, fused, rows)
-    _lend_context(plan, scope, rows, groups, scores, fused)
-    results = _select(plan, scope, rows, scores, fused, filters, top_k, threshold)
+    _lend_context(plan, rows, groups, scores, fused)
+    results = _select(plan, rows, scores, fused, filters, top_k, threshold)
     if options.rerank and results:
         results = _rerank(plan.query, results)
     _schedule_access_recording(project_id, [result.memory.id for result in results])
@@ -189,7 +202,6 @@ def search_scope(
 
 def _gather_candidates(
     plan: _Plan,
-    scope: QuerySet[Memory],
     pool: int,
     pending: Future[tuple[np.ndarray, bool]] | None,
 ) -> None:
@@ -198,9 +210,10 @@ def _gather_candidates(
         pinned_semantic
         and pending is not None
         and not _large_scopes.seen_large(plan.scope_key)
-        and _gather_from_whole_scope(plan, scope, pool, pending)
+        and _gather_from_whole_scope(plan, pool, pending)
     ):
         return
+    scope = plan.scope
     limit = exact_scan_limit(pinned=plan.pinned)
     size = bounded_count(scope, limit + 1)
     if plan.pinned:
@@ -227,7 +240,6 @@ def _gather_candidates(
 
 def _gather_from_whole_scope(
     plan: _Plan,
-    scope: QuerySet[Memory],
     pool: int,
     pending: Future[tuple[np.ndarray, bool]],
 ) -> bool:
@@ -243,7 +255,7 @@ def _gather_from_whole_scope(
         lend_to = "replies" if options.reply_strength > 0 else "none"
     vector, plan.info["query_cache"] = pending.result()
     ranked = rank_scope(
-        scope=_scope_sql(plan, scope),
+        scope=_scope_sql(plan),
         project_id=plan.project_id,
         vector=vector,
         query=tokens,
@@ -252,6 +264,7 @@ def _gather_from_whole_scope(
         period=(plan.window.start, plan.window.end) if plan.window and wants_period else None,
         lend_to=lend_to,
         limit=WHOLE_SCOPE_MAX,
+        prepare=plan.equalities is not None,
     )
     if ranked is None:
         _large_scopes.note(plan.scope_key, large=True)
@@ -269,9 +282,9 @@ def _gather_from_whole_scope(
     return True
 
 
-def _scope_sql(plan: _Plan, scope: QuerySet[Memory]) -> tuple[str, dict[str, Any]]:
+def _scope_sql(plan: _Plan) -> tuple[str, dict[str, Any]]:
     if plan.equalities is None:
-        return queryset_scope(plan.project_id, scope)
+        return queryset_scope(plan.project_id, plan.scope)
     return equality_scope(
         project_id=plan.project_id,
         equalities=plan.equalities,
@@ -333,7 +346,7 @@ def _recent(plan: _Plan, scope: QuerySet[Memory], pool: int) -> None:
 
 
 def _scoring_rows(
-    plan: _Plan, scope: QuerySet[Memory], ids: list[UUID]
+    plan: _Plan, ids: list[UUID]
 ) -> tuple[dict[UUID, fusion.ScoringRow], dict[UUID, tuple[str | None, str | None]]]:
     """The few columns scoring needs, as tuples: building full model instances for every
     candidate would cost more than the queries themselves. Also each one's conversation."""
@@ -343,7 +356,7 @@ def _scoring_rows(
         known = [plan.whole_scope.members[m] for m in ids if m in plan.whole_scope.members]
         return {row.id: row for row, *_ in known}, {row.id: (run, user) for row, run, user in known}
     columns = (*fusion.SCORING_COLUMNS, *GROUP_COLUMNS)
-    found = scope.order_by().filter(pk__in=ids).values_list(*columns)
+    found = plan.scope.order_by().filter(pk__in=ids).values_list(*columns)
     rows = {values[0]: fusion.ScoringRow(*values[:-2]) for values in found}
     groups = {values[0]: (values[-2], values[-1]) for values in found}
     return rows, groups
@@ -351,20 +364,23 @@ def _scoring_rows(
 
 def _lend_context(
     plan: _Plan,
-    scope: QuerySet[Memory],
     rows: dict[UUID, fusion.ScoringRow],
     groups: dict[UUID, tuple[str | None, str | None]],
     scores: dict[UUID, float],
     fused: dict[UUID, fusion.Fused],
 ) -> None:
+    find_neighbours: NeighbourFinder = (
+        partial(queried_neighbours, plan.scope)
+        if plan.whole_scope is None
+        else plan.whole_scope.neighbours_of
+    )
     lent = context_scores(
-        scope,
         rows,
         groups,
         scores,
         reply_strength=plan.options.reply_strength,
         context_strength=plan.options.context_strength,
-        known_neighbours=None if plan.whole_scope is None else plan.whole_scope.neighbours,
+        find_neighbours=find_neighbours,
     )
     for memory_id, share in lent.items():
         entry = fused.setdefault(memory_id, fusion.Fused(memory_id, 0.0))
@@ -373,11 +389,11 @@ def _lend_context(
             scores[memory_id] = share
 
 
-def _memories(plan: _Plan, scope: QuerySet[Memory], ids: list[UUID]) -> dict[UUID, Memory]:
+def _memories(plan: _Plan, ids: list[UUID]) -> dict[UUID, Memory]:
     if plan.equalities is not None:
         # The ids come from this scope, read in this transaction: the project suffices.
         return memories_with_keys(plan.project_id, ids)
-    rows = {row.id: row for row in scope.order_by().filter(pk__in=ids).defer(*NOT_RENDERED)}
+    rows = {row.id: row for row in plan.scope.order_by().filter(pk__in=ids).defer(*NOT_RENDERED)}
     prefetch_memory_keys(rows.values())
     return rows
 
@@ -397,7 +413,6 @@ def _final_scores(
 
 def _select(
     plan: _Plan,
-    scope: QuerySet[Memory],
     rows: dict[UUID, fusion.ScoringRow],
     scores: dict[UUID, float],
     fused: dict[UUID, fusion.Fused],
@@ -414,7 +429,7 @@ def _select(
     start, batch = 0, top_k if filters.post is None else 2 * top_k
     while start < len(ranked) and len(results) < top_k:
         chunk = ranked[start : start + batch]
-        memories = _memories(plan, scope, chunk)
+        memories = _memories(plan, chunk)
         for memory_id in chunk:
             memory = memories.get(memory_id)
             if memory is None or len(results) >= top_k:
