@@ -2,14 +2,18 @@
 spec §4.4). Both take the filter grammar of spec §7 and must be scoped to an entity."""
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.errors import EngramError
 from memory.api.common import MemoryApiView, flag_field, object_field, pagination
 from memory.api.output import page_links
 from memory.filters import ParsedFilters
@@ -54,18 +58,38 @@ class SearchApiView(MemoryApiView):
 
     Embedding the query is the costliest CPU step of a search and needs nothing from the
     database or the tenant. When the request presents a key id that this process accepted
-    lately, the embedding starts before authentication and overlaps it (and the quota and
-    permission checks) instead of following them. Anything else waits for authentication,
-    so a caller without a working key cannot make the server embed text."""
+    lately, EarlyQueryEmbeddingMiddleware starts the embedding as the request arrives, so it
+    overlaps the middleware, authentication, quota and permission checks instead of
+    following them. Anything else waits for authentication, so a caller without a working
+    key cannot make the server embed text."""
 
     early_embedding: EarlyEmbedding | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        self.early_embedding = _early_embedding(request)
+        if hasattr(request._request, "early_embedding"):  # the middleware tried already
+            self.early_embedding = request._request.early_embedding
+        else:
+            self.early_embedding = _early_embedding(request)
         super().initial(request, *args, **kwargs)
 
 
-def _early_embedding(request: Request) -> EarlyEmbedding | None:
+_SEARCH_PATH = re.compile(r"^/+v[123]/memories/search/?$")
+
+
+class EarlyQueryEmbeddingMiddleware:
+    """Starts a search's query embedding before the rest of the middleware runs (see
+    SearchApiView); first in settings.MIDDLEWARE but for the metrics."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and _SEARCH_PATH.match(request.path_info):
+            request.early_embedding = _early_embedding(request)  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+def _early_embedding(request: HttpRequest | Request) -> EarlyEmbedding | None:
     from memory.retrieval import search_options_from_request
 
     length = request.META.get("CONTENT_LENGTH") or ""
@@ -79,7 +103,7 @@ def _early_embedding(request: Request) -> EarlyEmbedding | None:
         if not isinstance(query, str) or len(query) > MAX_QUERY_CHARS:
             return None
         pending = start_query_embedding(query, search_options_from_request(body))
-    except (ValueError, TypeError, RecursionError, APIException):
+    except (ValueError, TypeError, RecursionError, APIException, EngramError):
         return None  # the request's own validation reports it, after authentication
     return EarlyEmbedding(query, pending) if pending is not None else None
 

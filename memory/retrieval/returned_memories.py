@@ -8,6 +8,7 @@ from uuid import UUID
 from django.db import connection
 
 from memory.models import Memory
+from memory.retrieval.prepared import fetch_all
 from tenants.keyring import keys_remember
 from tenants.models import DataKey
 
@@ -36,9 +37,7 @@ def memories_with_keys(project_id: UUID, ids: list[UUID]) -> dict[UUID, Memory]:
     """The memories to return (as records.memory_record renders them), in one statement with
     the data keys of their text, which are cached for decryption: a user's first search in a
     while would otherwise spend a round trip on the user's key."""
-    with connection.cursor() as cursor:
-        cursor.execute(_RESULTS_SQL, [project_id, ids])
-        rows = cursor.fetchall()
+    rows = fetch_all(_RESULTS_SQL, [project_id, ids])
     width = len(_MEMORY_FIELDS)
     memories: dict[UUID, Memory] = {}
     keys = []

@@ -12,24 +12,24 @@ agree, as a scope too large for this path is scored in Python (tests/memory/test
 checks both paths return the same results).
 """
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
 import numpy as np
-import psycopg
-from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
-from pgvector import Vector
 
 from memory.models import Memory
 from memory.retrieval.blind_index import CORPUS_TOKEN
 from memory.retrieval.context import GROUP_COLUMNS, Member
 from memory.retrieval.fusion import SCORING_COLUMNS, ScoringRow
 from memory.retrieval.keyword import K1, B
+from memory.retrieval.prepared import fetch_all
 
 # Offsets of the turns returned next to a candidate (context.DECAY's): the next two and the
 # previous one.
@@ -128,7 +128,7 @@ FROM wanted w JOIN scored s USING (id) JOIN turns t USING (id)
 @dataclass
 class RankedScope:
     """What the statement found: each candidate list best first, the rows of the candidates
-    and of their neighbours, and each candidate's neighbours (offset → row)."""
+    and of their neighbours, and which rows neighbour each candidate."""
 
     size: int
     semantic: list[tuple[UUID, float]] = field(default_factory=list)  # cosine similarity
@@ -137,13 +137,23 @@ class RankedScope:
     period: list[tuple[UUID, float]] = field(default_factory=list)
     # Every row returned (candidates and their neighbours), with its conversation.
     members: dict[UUID, Member] = field(default_factory=dict)
-    neighbours: dict[UUID, dict[int, Member]] = field(default_factory=dict)
+    # Each candidate's neighbours' ids, in NEIGHBOUR_COLUMNS order (None: none there).
+    neighbour_ids: dict[UUID, Sequence[UUID | None]] = field(default_factory=dict)
 
     def neighbours_of(
         self, anchors: list[Member], all_neighbours: bool
     ) -> Mapping[UUID, Mapping[int, Member]]:
-        """context.NeighbourFinder: the statement already returned them."""
-        return self.neighbours
+        """context.NeighbourFinder: the statement returned the rows of the neighbours it was
+        asked for (see rank_scope()'s lend_to); the others are left out."""
+        found: dict[UUID, dict[int, Member]] = {}
+        for anchor, _, _ in anchors:
+            ids = self.neighbour_ids.get(anchor.id) or [None] * len(NEIGHBOUR_COLUMNS)
+            found[anchor.id] = {
+                offset: self.members[neighbour]
+                for offset, neighbour in zip(NEIGHBOUR_COLUMNS, ids, strict=True)
+                if neighbour is not None and neighbour in self.members
+            }
+        return found
 
 
 def equality_scope(
@@ -200,9 +210,7 @@ def rank_scope(
     query names; `lend_to`: which neighbours of the candidates to return; `prepare`: the
     scope's SQL has a fixed shape per filter shape (equality_scope()), worth preparing."""
     where, params = scope
-    columns = ", ".join(f"m.{name}" for name in _ROW_COLUMNS)
-    output = ", ".join((*(f"s.{name}" for name in _ROW_COLUMNS), *_RANKING_COLUMNS))
-    sql = _STATEMENT.format(columns=columns, where=where, output=output)
+    sql = _statement(where)
     tokens = list(query)
     params = {
         **params,
@@ -213,7 +221,7 @@ def rank_scope(
         "corpus_token": CORPUS_TOKEN,
         "k1": K1,
         "b": B,
-        "vector": Vector(vector).to_text(),
+        "vector": vector_text(vector),
         "limit": limit + 1,
         "period_start": period[0] if period else None,
         "period_end": period[1] if period else None,
@@ -224,27 +232,29 @@ def rank_scope(
         "all_neighbours": lend_to == "neighbours",
         "replies": lend_to == "replies",
     }
-    found = _fetch_prepared(sql, params) if prepare else _fetch(sql, params)
+    found = fetch_all(sql, params) if prepare else _fetch(sql, params)
     return _read(found, pool=pool, recent=recent, limit=limit, lend=lend_to != "none")
+
+
+@lru_cache(maxsize=64)
+def _statement(where: str) -> str:
+    """The statement for one shape of scope, compacted: psycopg caches the parsing of a
+    statement's placeholders only when it is under 4 KB, and PostgreSQL parses less."""
+    columns = ", ".join(f"m.{name}" for name in _ROW_COLUMNS)
+    output = ", ".join((*(f"s.{name}" for name in _ROW_COLUMNS), *_RANKING_COLUMNS))
+    sql = _STATEMENT.format(columns=columns, where=where, output=output)
+    return " ".join(re.sub(r"--[^\n]*", "", sql).split())
+
+
+def vector_text(vector: np.ndarray) -> str:
+    """pgvector's text form, from the array's own floats: pgvector.Vector.to_text() converts
+    each element in Python (0.3 ms for 384 dimensions, ten times this)."""
+    return "[" + ",".join(map(str, vector.tolist())) + "]"
 
 
 def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _fetch_prepared(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The statement as a server-side prepared statement, on the request's own connection
-    (its transaction and tenant settings): planning it costs about 1.2 ms, a third of
-    running it on a conversation. Django's cursors bind values client-side and cannot
-    prepare; psycopg keeps the statement per connection (DATABASE_PREPARED_STATEMENTS=false
-    turns this off, e.g. behind a pooler that cannot keep them)."""
-    if not settings.DATABASE_PREPARED_STATEMENTS:
-        return _fetch(sql, params)
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
         return cursor.fetchall()
 
 
@@ -258,9 +268,8 @@ def _read(
     if size > limit:
         return None
     ranked = RankedScope(size=size)
-    members: dict[UUID, Member] = {}
+    members = ranked.members
     candidates = []
-    neighbour_ids: dict[UUID, tuple[UUID | None, ...]] = {}
     for candidate, *values in found:
         row = ScoringRow(*values[:width])
         members[row.id] = (row, values[width], values[width + 1])
@@ -268,7 +277,7 @@ def _read(
             distance, bm25, in_period = values[width + 2 : width + 5]
             candidates.append((row, float(distance), bm25, in_period))
             if lend:
-                neighbour_ids[row.id] = tuple(values[width + 5 : width + 8])
+                ranked.neighbour_ids[row.id] = values[width + 5 : width + 8]
     by_distance = sorted(candidates, key=lambda c: (c[1], c[0].id))
     ranked.semantic = [(row.id, 1.0 - distance) for row, distance, _, _ in by_distance[:pool]]
     ranked.period = [
@@ -278,12 +287,4 @@ def _read(
     ranked.keyword = sorted(matched, key=lambda hit: (-hit[1], hit[0]))[:pool]
     newest = sorted(candidates, key=lambda c: (-c[0].created_at.timestamp(), c[0].id))
     ranked.recent = [row.id for row, _, _, _ in newest[:recent]]
-    ranked.members = members
-    for memory_id, ids in neighbour_ids.items():
-        # Only the neighbours the statement was asked for are returned (see lend_to).
-        ranked.neighbours[memory_id] = {
-            offset: members[neighbour]
-            for offset, neighbour in zip(NEIGHBOUR_COLUMNS, ids, strict=True)
-            if neighbour is not None and neighbour in members
-        }
     return ranked
