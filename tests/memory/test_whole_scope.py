@@ -1,0 +1,183 @@
+"""The statement that ranks a small scope in PostgreSQL (memory/retrieval/whole_scope.py)
+must agree with the engine's Python scoring, whichever way it reads the postings, and
+whether or not it runs prepared."""
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from memory.providers.embedder import get_embedder
+from memory.retrieval import engine as engine_module
+from memory.retrieval import whole_scope
+from memory.retrieval.blind_index import query_tokens
+from memory.retrieval.keyword import corpus_stats, score_postings
+from memory.retrieval.whole_scope import equality_scope, rank_scope, vector_text
+from tenants.context import tenant_context
+from tests.conftest import Tenant
+from tests.memory.test_retrieval import make_memories, search
+
+DIALOGUE = [
+    "Caroline: I went to the LGBTQ support group yesterday, it was powerful.",
+    "Melanie: That sounds amazing! What happened there?",
+    "Caroline: People shared their transgender stories and I felt accepted.",
+    "Melanie: I painted a sunrise over the lake last week.",
+    "Caroline: Which book are you reading these days?",
+    "Melanie: Charlotte's Web, my kids love it, we read it at bedtime.",
+    "Caroline: My friends and family supported me through my transition.",
+    "Melanie: We went camping at the beach, the kids roasted marshmallows.",
+    "Caroline: I am researching adoption agencies for next year.",
+    "Melanie: Pottery class is my favourite way to destress.",
+]
+
+
+def _conversation(tenant: Tenant, user_id: str = "caroline") -> None:
+    start = timezone.now() - timedelta(days=3)
+    moments = [start + timedelta(seconds=30 * i) for i in range(len(DIALOGUE))]
+    make_memories(tenant.project, DIALOGUE, user_id=user_id, run_id=None, created_at=moments)
+
+
+def _rank(tenant: Tenant, query: str, **overrides: Any) -> whole_scope.RankedScope:
+    project_id = tenant.project.id
+    arguments: dict[str, Any] = {
+        "scope": equality_scope(
+            project_id=project_id,
+            equalities={"user_id": "caroline"},
+            states=["active"],
+            expiring_after=None,
+        ),
+        "project_id": project_id,
+        "vector": np.asarray(get_embedder().embed_one(query), dtype=np.float32),
+        "query": query_tokens(project_id, query),
+        "pool": 30,
+        "recent": 5,
+        "period": None,
+        "lend_to": "replies",
+        "limit": 100,
+        "prepare": True,
+    }
+    arguments.update(overrides)
+    ranked = rank_scope(**arguments)
+    assert ranked is not None
+    return ranked
+
+
+def _python_bm25(tenant: Tenant, query: str) -> list[tuple[Any, float]]:
+    """The same scope scored by keyword.score_postings(), from the postings table."""
+    project_id = tenant.project.id
+    tokens = query_tokens(project_id, query)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.memory_id, t.token, t.term_frequency, m.token_count"
+            " FROM memory_memorytoken t JOIN memory_memory m ON m.id = t.memory_id"
+            " WHERE m.project_id = %s AND m.user_id = 'caroline' AND t.token = ANY(%s)",
+            [project_id, list(tokens)],
+        )
+        rows = cursor.fetchall()
+    postings: dict[Any, list[tuple[int, int]]] = {}
+    lengths = {}
+    for memory_id, token, tf, length in rows:
+        postings.setdefault(memory_id, []).append((token, tf))
+        lengths[memory_id] = length
+    return score_postings(postings, lengths, corpus_stats(project_id, list(tokens)), tokens)
+
+
+@pytest.mark.parametrize("walk_factor", [0, 10_000])  # per-row lookups, then walked lists
+def test_bm25_in_sql_equals_the_python_scoring_both_ways_of_reading_postings(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch, walk_factor: int
+) -> None:
+    monkeypatch.setattr(whole_scope, "WALK_FACTOR", walk_factor)
+    query = "Which book do the kids read at bedtime? camping beach"
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        make_memories(tenant_a.project, ["Bob reads a book at the beach"], user_id="bob")
+        ranked = _rank(tenant_a, query)
+        expected = _python_bm25(tenant_a, query)
+    assert len(expected) >= 3
+    assert [memory_id for memory_id, _ in ranked.keyword] == [m for m, _ in expected]
+    for (_, got), (_, want) in zip(ranked.keyword, expected, strict=True):
+        assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_the_candidate_lists_are_the_scopes_true_rankings(tenant_a: Tenant) -> None:
+    query = "What is Melanie reading?"
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        rows = list(
+            engine_module.Memory.objects.filter(user_id="caroline").values_list(
+                "id", "embedding", "created_at"
+            )
+        )
+        ranked = _rank(tenant_a, query, pool=4, recent=3)
+    vector = np.asarray(get_embedder().embed_one(query), dtype=np.float32)
+    nearest = sorted(
+        rows, key=lambda row: (1.0 - float(np.dot(np.asarray(row[1]), vector)), row[0])
+    )
+    assert [memory_id for memory_id, _ in ranked.semantic] == [row[0] for row in nearest[:4]]
+    newest = sorted(rows, key=lambda row: row[2], reverse=True)
+    assert ranked.recent == [row[0] for row in newest[:3]]
+    assert ranked.size == len(DIALOGUE)
+
+
+def test_a_question_turn_brings_its_reply_along(tenant_a: Tenant) -> None:
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        ranked = _rank(tenant_a, "Which book are you reading these days?", pool=1, recent=0)
+        (question_id, _) = ranked.semantic[0]
+        question = ranked.members[question_id]
+        neighbours = ranked.neighbours_of([question], False)[question_id]
+    assert "Which book" in DIALOGUE[4]
+    reply = neighbours[1][0]
+    assert reply.created_at - question[0].created_at == timedelta(seconds=30)
+    assert reply.id not in dict(ranked.semantic)  # returned only as the neighbour
+
+
+def test_a_scope_over_the_limit_is_left_to_the_general_path(tenant_a: Tenant) -> None:
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        project_id = tenant_a.project.id
+        vector = np.asarray(get_embedder().embed_one("book"), dtype=np.float32)
+        assert (
+            rank_scope(
+                scope=equality_scope(
+                    project_id=project_id,
+                    equalities={"user_id": "caroline"},
+                    states=["active"],
+                    expiring_after=None,
+                ),
+                project_id=project_id,
+                vector=vector,
+                query={},
+                pool=30,
+                recent=0,
+                period=None,
+                lend_to="none",
+                limit=len(DIALOGUE) - 1,
+            )
+            is None
+        )
+
+
+@override_settings(DATABASE_PREPARED_STATEMENTS=False)
+def test_unprepared_statements_give_the_same_results(tenant_a: Tenant) -> None:
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        unprepared = search(tenant_a.project, "Which book?", {"user_id": "caroline"})
+        with override_settings(DATABASE_PREPARED_STATEMENTS=True):
+            prepared = search(tenant_a.project, "Which book?", {"user_id": "caroline"})
+    assert [(r.memory.id, r.score) for r in unprepared] == [
+        (r.memory.id, r.score) for r in prepared
+    ]
+    # The question, then its reply (lent most of the question's score).
+    assert [r.text for r in unprepared[:2]] == [DIALOGUE[4], DIALOGUE[5]]
+
+
+def test_vector_text_is_pgvectors_text_form() -> None:
+    from pgvector import Vector
+
+    vector = np.random.default_rng(7).standard_normal(384).astype(np.float32)
+    assert vector_text(vector) == Vector(vector).to_text()
