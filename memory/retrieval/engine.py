@@ -43,7 +43,13 @@ from memory.retrieval.rerank import MAX_RERANK_CANDIDATES, llm_rerank
 from memory.retrieval.returned_memories import NOT_RENDERED, memories_with_keys
 from memory.retrieval.temporal import TimeWindow, query_time_window
 from memory.retrieval.vector import bounded_count, exact_scan_limit, vector_candidates
-from memory.retrieval.whole_scope import RankedScope, equality_scope, queryset_scope, rank_scope
+from memory.retrieval.whole_scope import (
+    RankedScope,
+    equality_scope,
+    queryset_scope,
+    rank_scope,
+    scope_keyword_candidates,
+)
 
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embed")
 MIN_POOL = 30
@@ -253,9 +259,26 @@ def _gather_from_whole_scope(
         lend_to: Literal["replies", "neighbours", "none"] = "neighbours"
     else:
         lend_to = "replies" if options.reply_strength > 0 else "none"
+    scope = _scope_sql(plan)
+    prepare = plan.equalities is not None
+    keyword = None
+    if tokens and not pending.done():
+        # The query is still being embedded: find the keyword candidates meanwhile, so that
+        # the ranking statement that needs the vector has less left to do.
+        keyword = scope_keyword_candidates(
+            scope=scope,
+            project_id=plan.project_id,
+            query=tokens,
+            pool=pool,
+            limit=WHOLE_SCOPE_MAX,
+            prepare=prepare,
+        )
+        if keyword is None:
+            _large_scopes.note(plan.scope_key, large=True)
+            return False
     vector, plan.info["query_cache"] = pending.result()
     ranked = rank_scope(
-        scope=_scope_sql(plan),
+        scope=scope,
         project_id=plan.project_id,
         vector=vector,
         query=tokens,
@@ -264,7 +287,8 @@ def _gather_from_whole_scope(
         period=(plan.window.start, plan.window.end) if plan.window and wants_period else None,
         lend_to=lend_to,
         limit=WHOLE_SCOPE_MAX,
-        prepare=plan.equalities is not None,
+        keyword=keyword,
+        prepare=prepare,
     )
     if ranked is None:
         _large_scopes.note(plan.scope_key, large=True)

@@ -45,10 +45,20 @@ _RANKING_COLUMNS = ("s.distance", "s.bm25", "s.in_period",
 # about as much as walking WALK_FACTOR postings.
 WALK_FACTOR = 20
 
-# The statement. {where} selects the scope from memory_memory m (see equality_scope() and
-# queryset_scope()); every value is a named parameter.
-_STATEMENT = """
-WITH query_terms(token, weight) AS (
+# The statement, in three parts. {where} selects the scope from memory_memory m (see
+# equality_scope() and queryset_scope()); every value is a named parameter.
+_SCOPE = """
+scope AS MATERIALIZED (
+    SELECT {columns}, m.token_count{distance}
+    FROM memory_memory m
+    WHERE {where}
+    LIMIT %(limit)s
+)"""
+_DISTANCE = ", (m.embedding <=> %(vector)s::vector) AS distance"
+
+# BM25 of every row of the scope that holds a query term.
+_KEYWORD = """
+query_terms(token, weight) AS (
     SELECT * FROM unnest(%(tokens)s::bigint[], %(weights)s::float8[])
 ), sums AS (
     SELECT token, sum(doc_delta)::float8 AS documents, sum(length_delta)::float8 AS length
@@ -65,11 +75,6 @@ WITH query_terms(token, weight) AS (
                                         / (coalesce(s.documents, 0) + 0.5)) AS weight
     FROM query_terms q CROSS JOIN corpus c
     LEFT JOIN sums s ON s.token = q.token AND s.documents > 0
-), scope AS MATERIALIZED (
-    SELECT {columns}, m.token_count, (m.embedding <=> %(vector)s::vector) AS distance
-    FROM memory_memory m
-    WHERE {where}
-    LIMIT %(limit)s
 ), walk AS (
     SELECT coalesce(sum(documents), 0) <= %(walk_factor)s * (SELECT count(*) FROM scope) AS cheap
     FROM sums WHERE token <> %(corpus_token)s
@@ -92,7 +97,17 @@ WITH query_terms(token, weight) AS (
     FROM postings p JOIN term_weights w ON w.token = p.token
     JOIN scope s ON s.id = p.memory_id CROSS JOIN corpus c
     GROUP BY p.memory_id
-), scored AS MATERIALIZED (
+)"""
+
+# The keyword candidates found beforehand (see scope_keyword_candidates()).
+_KNOWN_KEYWORD = """
+keyword(memory_id, bm25) AS (
+    SELECT * FROM unnest(%(keyword_ids)s::uuid[], %(keyword_scores)s::float8[])
+)"""
+
+# Every ranking, the candidates and their neighbouring turns.
+_RANKING = """
+scored AS MATERIALIZED (
     SELECT s.*, k.bm25,
            coalesce(s.created_at >= %(period_start)s AND s.created_at < %(period_end)s, false)
                AS in_period
@@ -121,8 +136,15 @@ WITH query_terms(token, weight) AS (
     WHERE neighbour IS NOT NULL AND neighbour NOT IN (SELECT id FROM chosen)
 )
 SELECT w.candidate, {output}, (SELECT count(*) FROM scope)
-FROM wanted w JOIN scored s USING (id) JOIN turns t USING (id)
-"""
+FROM wanted w JOIN scored s USING (id) JOIN turns t USING (id)"""
+
+# The keyword candidates alone (and the scope's size: a row even when nothing matches).
+_KEYWORD_ONLY = """
+SELECT (SELECT count(*) FROM scope), k.memory_id, k.bm25
+FROM (SELECT 1) AS one LEFT JOIN (
+    SELECT memory_id, bm25 FROM keyword WHERE bm25 > 0 ORDER BY bm25 DESC, memory_id
+    LIMIT %(pool)s
+) k ON true"""
 
 
 @dataclass
@@ -191,6 +213,26 @@ def queryset_scope(project_id: UUID, scope: QuerySet[Memory]) -> tuple[str, dict
     return f"m.project_id = %(project)s AND m.id IN ({named.replace(chr(0), '%%')})", params
 
 
+def scope_keyword_candidates(
+    *,
+    scope: tuple[str, dict[str, Any]],
+    project_id: UUID,
+    query: dict[int, int],
+    pool: int,
+    limit: int,
+    prepare: bool = False,
+) -> list[tuple[UUID, float]] | None:
+    """The scope's `pool` best BM25 matches, best first, or None when the scope holds more
+    than `limit` memories. Needs no query vector: the engine runs it while the query is
+    still being embedded, then passes it to rank_scope()."""
+    where, params = scope
+    params = {**params, **_keyword_params(project_id, query), "limit": limit + 1, "pool": pool}
+    found = _run(_statement(where, "keyword"), params, prepare)
+    if found[0][0] > limit:
+        return None
+    return [(memory_id, float(bm25)) for _, memory_id, bm25 in found if memory_id is not None]
+
+
 def rank_scope(
     *,
     scope: tuple[str, dict[str, Any]],
@@ -202,18 +244,42 @@ def rank_scope(
     period: tuple[datetime, datetime] | None,
     lend_to: Literal["replies", "neighbours", "none"],
     limit: int,
+    keyword: list[tuple[UUID, float]] | None = None,
     prepare: bool = False,
 ) -> RankedScope | None:
     """Rank the scope (see the module's docstring), or None when it holds more than `limit`
     memories. `query`: the query's keyword tokens and their counts (empty: no keyword list);
     `recent`: how many of the newest memories are candidates; `period`: the time window a
-    query names; `lend_to`: which neighbours of the candidates to return; `prepare`: the
+    query names; `lend_to`: which neighbours of the candidates to return; `keyword`: what
+    scope_keyword_candidates() found, if it ran (the query is not scored again); `prepare`: the
     scope's SQL has a fixed shape per filter shape (equality_scope()), worth preparing."""
     where, params = scope
-    sql = _statement(where)
-    tokens = list(query)
     params = {
         **params,
+        **_keyword_params(project_id, query),
+        "vector": vector_text(vector),
+        "limit": limit + 1,
+        "period_start": period[0] if period else None,
+        "period_end": period[1] if period else None,
+        "period_pool": pool if period else 0,
+        "pool": pool,
+        "recent": recent,
+        "all_neighbours": lend_to == "neighbours",
+        "replies": lend_to == "replies",
+    }
+    if keyword is None:
+        sql = _statement(where, "whole")
+    else:
+        sql = _statement(where, "vector")
+        params["keyword_ids"] = [memory_id for memory_id, _ in keyword]
+        params["keyword_scores"] = [score for _, score in keyword]
+    found = _run(sql, params, prepare)
+    return _read(found, pool=pool, recent=recent, limit=limit, lend=lend_to != "none")
+
+
+def _keyword_params(project_id: UUID, query: dict[int, int]) -> dict[str, Any]:
+    tokens = list(query)
+    return {
         "project": project_id,
         "tokens": tokens,
         "weights": [float(query[token]) for token in tokens],
@@ -221,29 +287,28 @@ def rank_scope(
         "corpus_token": CORPUS_TOKEN,
         "k1": K1,
         "b": B,
-        "vector": vector_text(vector),
-        "limit": limit + 1,
-        "period_start": period[0] if period else None,
-        "period_end": period[1] if period else None,
-        "period_pool": pool if period else 0,
         "walk_factor": WALK_FACTOR,
-        "pool": pool,
-        "recent": recent,
-        "all_neighbours": lend_to == "neighbours",
-        "replies": lend_to == "replies",
     }
-    found = fetch_all(sql, params) if prepare else _fetch(sql, params)
-    return _read(found, pool=pool, recent=recent, limit=limit, lend=lend_to != "none")
 
 
 @lru_cache(maxsize=64)
-def _statement(where: str) -> str:
+def _statement(where: str, shape: Literal["whole", "keyword", "vector"]) -> str:
     """The statement for one shape of scope, compacted: psycopg caches the parsing of a
-    statement's placeholders only when it is under 4 KB, and PostgreSQL parses less."""
-    columns = ", ".join(f"m.{name}" for name in _ROW_COLUMNS)
+    statement's placeholders only when it is under 4 KB, and PostgreSQL parses less.
+    "whole" ranks everything; "keyword" finds the keyword candidates only; "vector" ranks
+    with keyword candidates found beforehand."""
+    columns = "m.id" if shape == "keyword" else ", ".join(f"m.{name}" for name in _ROW_COLUMNS)
+    scope = _SCOPE.format(
+        columns=columns, where=where, distance="" if shape == "keyword" else _DISTANCE
+    )
     output = ", ".join((*(f"s.{name}" for name in _ROW_COLUMNS), *_RANKING_COLUMNS))
-    sql = _STATEMENT.format(columns=columns, where=where, output=output)
-    return " ".join(re.sub(r"--[^\n]*", "", sql).split())
+    ranking = _RANKING.format(output=output)
+    parts = {
+        "whole": f"WITH {scope}, {_KEYWORD}, {ranking}",
+        "keyword": f"WITH {scope}, {_KEYWORD} {_KEYWORD_ONLY}",
+        "vector": f"WITH {scope}, {_KNOWN_KEYWORD}, {ranking}",
+    }
+    return " ".join(re.sub(r"--[^\n]*", "", parts[shape]).split())
 
 
 def vector_text(vector: np.ndarray) -> str:
@@ -252,7 +317,9 @@ def vector_text(vector: np.ndarray) -> str:
     return "[" + ",".join(map(str, vector.tolist())) + "]"
 
 
-def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _run(sql: str, params: dict[str, Any], prepare: bool) -> list[tuple[Any, ...]]:
+    if prepare:
+        return fetch_all(sql, params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

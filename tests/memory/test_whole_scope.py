@@ -11,12 +11,18 @@ from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from memory.filters import parse_filters
 from memory.providers.embedder import get_embedder
+from memory.retrieval import SearchOptions, whole_scope
 from memory.retrieval import engine as engine_module
-from memory.retrieval import whole_scope
 from memory.retrieval.blind_index import query_tokens
 from memory.retrieval.keyword import corpus_stats, score_postings
-from memory.retrieval.whole_scope import equality_scope, rank_scope, vector_text
+from memory.retrieval.whole_scope import (
+    equality_scope,
+    rank_scope,
+    scope_keyword_candidates,
+    vector_text,
+)
 from tenants.context import tenant_context
 from tests.conftest import Tenant
 from tests.memory.test_retrieval import make_memories, search
@@ -181,3 +187,81 @@ def test_vector_text_is_pgvectors_text_form() -> None:
 
     vector = np.random.default_rng(7).standard_normal(384).astype(np.float32)
     assert vector_text(vector) == Vector(vector).to_text()
+
+
+def test_keyword_candidates_found_first_rank_as_in_one_statement(tenant_a: Tenant) -> None:
+    """The engine finds the keyword candidates while the query is being embedded, then
+    ranks with them: the same lists as the one statement that does both."""
+    query = "Which book do the kids read at bedtime? camping beach"
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        project_id = tenant_a.project.id
+        scope = equality_scope(
+            project_id=project_id,
+            equalities={"user_id": "caroline"},
+            states=["active"],
+            expiring_after=None,
+        )
+        found_first = scope_keyword_candidates(
+            scope=scope,
+            project_id=project_id,
+            query=query_tokens(project_id, query),
+            pool=30,
+            limit=100,
+            prepare=True,
+        )
+        assert found_first is not None and len(found_first) >= 3
+        together = _rank(tenant_a, query)
+        apart = _rank(tenant_a, query, keyword=found_first)
+        nothing = scope_keyword_candidates(
+            scope=scope, project_id=project_id, query={}, pool=30, limit=100
+        )
+        too_many = scope_keyword_candidates(
+            scope=scope, project_id=project_id, query={}, pool=30, limit=3
+        )
+    assert found_first == together.keyword
+    for name in ("semantic", "keyword", "recent", "period", "members", "neighbour_ids"):
+        assert getattr(apart, name) == getattr(together, name), name
+    assert nothing == [] and too_many is None
+
+
+def test_a_search_whose_query_is_still_being_embedded_finds_the_same(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's other order (keyword statement first) gives the same results."""
+    import threading
+    from concurrent.futures import Future
+
+    from memory.retrieval.query_cache import query_vector
+
+    early_keyword: list[int] = []
+    real = engine_module.scope_keyword_candidates
+
+    def recording(**kwargs: Any) -> Any:
+        found = real(**kwargs)
+        early_keyword.append(len(found or []))
+        return found
+
+    monkeypatch.setattr(engine_module, "scope_keyword_candidates", recording)
+
+    query = "What does Melanie read to her kids?"
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        ready = search(tenant_a.project, query, {"user_id": "caroline"})
+        late: Future[Any] = Future()
+        vector = query_vector(query)
+        timer = threading.Timer(0.2, lambda: late.set_result(vector))
+        timer.start()
+        parsed = parse_filters(tenant_a.project.id, {"user_id": "caroline"})
+        delayed = engine_module.search_memories(
+            project_id=tenant_a.project.id,
+            query=query,
+            filters=parsed,
+            top_k=10,
+            threshold=0.0,
+            options=SearchOptions(),
+            query_embedding=late,
+        )
+        timer.join()
+    assert early_keyword and early_keyword[-1] > 0  # the delayed search took the other order
+    assert [(r.memory.id, r.score) for r in delayed] == [(r.memory.id, r.score) for r in ready]
