@@ -268,8 +268,14 @@ class MemoryToken(models.Model):
     memory's text (the text itself is encrypted, so keywords are matched on hashes)."""
 
     id = models.BigAutoField(primary_key=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="tokens")
+    # No single-column indexes on the two keys: (project, token) below and (memory, token),
+    # created by migration 0003, lead with them. Every posting written maintains every index.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    memory = models.ForeignKey(
+        Memory, on_delete=models.CASCADE, related_name="tokens", db_index=False
+    )
     token = models.BigIntegerField()
     term_frequency = models.PositiveSmallIntegerField(default=1)
 
@@ -283,5 +289,4 @@ class MemoryToken(models.Model):
                 include=["memory", "term_frequency"],
                 name="token_project_token_postings",
             ),
-            models.Index(fields=["memory"], name="token_memory"),
         ]
