@@ -270,9 +270,7 @@ class MemoryToken(models.Model):
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes on the two keys: (project, token) below and (memory, token),
     # created by migration 0003, lead with them. Every posting written maintains every index.
-    project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     memory = models.ForeignKey(
         Memory, on_delete=models.CASCADE, related_name="tokens", db_index=False
     )
