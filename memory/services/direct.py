@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import Actor
@@ -14,7 +15,7 @@ from config.errors import InvalidInput
 from config.quotas import quota_check_memories
 from memory.ingestion.categories import categorize
 from memory.ingestion.facts import DEFAULT_CATEGORIES
-from memory.models import IngestionJob
+from memory.models import IngestionJob, Memory
 from memory.services.memories import (
     MemoryChange,
     MemoryScope,
@@ -55,12 +56,34 @@ def category_catalog(project: Project, per_call: list[Any] | None) -> dict[str, 
     return catalog or dict(DEFAULT_CATEGORIES)
 
 
+# Separate adds given the same `timestamp` (one call per dialogue turn, each with its
+# session's time) would tie, and tied turns have no order: search lends a question's score
+# to the turn after it (retrieval/context.py) and skips ties. So a given moment that this
+# conversation already holds moves on past the turns stored at it, in order of arrival.
+SAME_MOMENT = timedelta(seconds=1)
+
+
+def _first_free_moment(project: Project, scope: MemoryScope, moment: datetime) -> datetime:
+    latest = Memory.objects.filter(
+        project=project,
+        user_id=scope.user_id,
+        agent_id=scope.agent_id,
+        app_id=scope.app_id,
+        run_id=scope.run_id,
+        created_at__gte=moment,
+        created_at__lt=moment + SAME_MOMENT,
+    ).aggregate(latest=Max("created_at"))["latest"]
+    return moment if latest is None else latest + timedelta(microseconds=1)
+
+
 def _items(
-    messages: list[dict[str, Any]], options: DirectAddOptions, catalog: dict[str, str]
+    messages: list[dict[str, Any]],
+    options: DirectAddOptions,
+    catalog: dict[str, str],
+    base: datetime,
 ) -> list[NewMemory]:
     items: list[NewMemory] = []
     # One microsecond apart: the turns of one call keep their order in time-aware ranking.
-    base = options.created_at or timezone.now()
     for index, message in enumerate(messages):
         if message["role"] == "system":
             continue
@@ -93,7 +116,9 @@ def memories_add_direct(
     actor: Actor,
 ) -> DirectAddResult:
     catalog = category_catalog(project, options.custom_categories)
-    items = _items(messages, options, catalog)
+    given = options.created_at
+    base = timezone.now() if given is None else _first_free_moment(project, scope, given)
+    items = _items(messages, options, catalog, base)
     quota_check_memories(project, len(items))
     changes = memories_create(project=project, scope=scope, items=items, actor=actor)
     now = timezone.now()

@@ -1,7 +1,8 @@
 """Conversation context: a question turn that matches the query lends its score to the turn
 that answers it, in the whole-scope path (a pinned user) and in the general one."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 from django.utils import timezone
@@ -13,6 +14,7 @@ from memory.services.memories import MemoryScope, NewMemory, memories_create
 from tenants.context import tenant_context
 from tests.conftest import Tenant
 from tests.memory.test_retrieval import make_memories, search, texts
+from tests.support.memory_api import add_memory
 
 DIALOGUE = [
     "Melanie: How was your weekend, Caroline?",
@@ -117,3 +119,22 @@ def test_turns_stored_at_the_same_moment_lend_nothing(tenant_a: Tenant) -> None:
         results = search(tenant_a.project, QUERY, top_k=len(DIALOGUE))
     assert texts(results)[0] == DIALOGUE[2]
     assert all(result.score_breakdown["context"] == 0 for result in results)
+
+
+def test_turns_added_one_by_one_with_one_timestamp_keep_their_order(tenant_a: Tenant) -> None:
+    """A client that adds each turn on its own, all with the session's `timestamp`: the
+    turns keep the order they arrived in, so the reply is still found."""
+    session_time = 1_700_000_000
+    client = tenant_a.client()
+    ids = [
+        add_memory(client, turn, run_id="s1", infer=False, timestamp=session_time)
+        for turn in DIALOGUE
+    ]
+    with tenant_context(tenant_a.project.id):
+        moments = dict(Memory.objects.filter(pk__in=ids).values_list("pk", "created_at"))
+        results = search(tenant_a.project, QUERY, top_k=3)
+    ordered = [moments[UUID(memory_id)] for memory_id in ids]
+    assert ordered == sorted(ordered) and len(set(ordered)) == len(ids)
+    assert ordered[0] == datetime.fromtimestamp(session_time, UTC)
+    assert ordered[-1] - ordered[0] < timedelta(seconds=1)
+    assert ANSWER in texts(results)[:2] and _lent_to(results, ANSWER) > 0
