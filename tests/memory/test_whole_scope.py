@@ -265,3 +265,13 @@ def test_a_search_whose_query_is_still_being_embedded_finds_the_same(
         timer.join()
     assert early_keyword and early_keyword[-1] > 0  # the delayed search took the other order
     assert [(r.memory.id, r.score) for r in delayed] == [(r.memory.id, r.score) for r in ready]
+
+
+@pytest.mark.parametrize("query", ["and the of", "?"])
+def test_a_query_without_keywords_is_ranked_by_vector_alone(tenant_a: Tenant, query: str) -> None:
+    with tenant_context(tenant_a.project.id):
+        _conversation(tenant_a)
+        assert query_tokens(tenant_a.project.id, query) == {}
+        results = search(tenant_a.project, query, {"user_id": "caroline"})
+    assert len(results) == 10
+    assert all(r.score_breakdown["bm25"] == 0 and r.score_breakdown["scope"] == 10 for r in results)
