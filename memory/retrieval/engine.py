@@ -255,10 +255,6 @@ def _gather_from_whole_scope(
     options = plan.options
     tokens = _keyword_tokens(plan) if options.weight("keyword") > 0 else {}
     wants_period = plan.window is not None and options.weight("temporal") > 0
-    if options.context_strength > 0:
-        lend_to: Literal["replies", "neighbours", "none"] = "neighbours"
-    else:
-        lend_to = "replies" if options.reply_strength > 0 else "none"
     scope = _scope_sql(plan)
     prepare = plan.equalities is not None
     keyword = None
@@ -285,7 +281,7 @@ def _gather_from_whole_scope(
         pool=pool,
         recent=min(pool, 50) if options.weight("recency") > 0 else 0,
         period=(plan.window.start, plan.window.end) if plan.window and wants_period else None,
-        lend_to=lend_to,
+        lend_to=_lend_to(options),
         limit=WHOLE_SCOPE_MAX,
         keyword=keyword,
         prepare=prepare,
@@ -304,6 +300,13 @@ def _gather_from_whole_scope(
     if options.weight("recency") > 0:
         plan.scored["recency"] = [(m, -float(rank)) for rank, m in enumerate(ranked.recent)]
     return True
+
+
+def _lend_to(options: SearchOptions) -> Literal["replies", "neighbours", "none"]:
+    """Which neighbouring turns the whole-scope statement returns (retrieval/context.py)."""
+    if options.context_strength > 0:
+        return "neighbours"
+    return "replies" if options.reply_strength > 0 else "none"
 
 
 def _scope_sql(plan: _Plan) -> tuple[str, dict[str, Any]]:
