@@ -15,8 +15,10 @@ from django.db import connection
 Params = Sequence[Any] | Mapping[str, Any]
 
 
-def fetch_all(sql: str, params: Params) -> list[tuple[Any, ...]]:
-    if not settings.DATABASE_PREPARED_STATEMENTS:
+def fetch_all(sql: str, params: Params, *, prepare: bool = True) -> list[tuple[Any, ...]]:
+    """All rows of `sql`; prepared unless `prepare` is false (a statement whose text varies
+    with its values is not worth keeping) or the setting turns preparing off."""
+    if not (prepare and settings.DATABASE_PREPARED_STATEMENTS):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()

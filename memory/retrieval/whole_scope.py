@@ -21,9 +21,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 import numpy as np
-from django.db import connection
 from django.db.models import QuerySet
 
+from memory.filters import ENTITY_FIELDS
 from memory.models import Memory
 from memory.retrieval.blind_index import CORPUS_TOKEN
 from memory.retrieval.context import GROUP_COLUMNS, Member
@@ -187,8 +187,6 @@ def equality_scope(
 ) -> tuple[str, dict[str, Any]]:
     """The scope of a filter that only pins entity ids (`{"user_id": "alice"}`), written
     out: building and compiling the equivalent queryset costs more than running it."""
-    from memory.filters import ENTITY_FIELDS
-
     where = ["m.project_id = %(project)s", "m.state = ANY(%(states)s)"]
     params: dict[str, Any] = {"project": project_id, "states": states}
     for name, value in sorted(equalities.items()):
@@ -227,7 +225,7 @@ def scope_keyword_candidates(
     still being embedded, then passes it to rank_scope()."""
     where, params = scope
     params = {**params, **_keyword_params(project_id, query), "limit": limit + 1, "pool": pool}
-    found = _run(_statement(where, "keyword"), params, prepare)
+    found = fetch_all(_statement(where, "keyword"), params, prepare=prepare)
     if found[0][0] > limit:
         return None
     return [(memory_id, float(bm25)) for _, memory_id, bm25 in found if memory_id is not None]
@@ -273,7 +271,7 @@ def rank_scope(
         sql = _statement(where, "vector")
         params["keyword_ids"] = [memory_id for memory_id, _ in keyword]
         params["keyword_scores"] = [score for _, score in keyword]
-    found = _run(sql, params, prepare)
+    found = fetch_all(sql, params, prepare=prepare)
     return _read(found, pool=pool, recent=recent, limit=limit, lend=lend_to != "none")
 
 
@@ -315,14 +313,6 @@ def vector_text(vector: np.ndarray) -> str:
     """pgvector's text form, from the array's own floats: pgvector.Vector.to_text() converts
     each element in Python (0.3 ms for 384 dimensions, ten times this)."""
     return "[" + ",".join(map(str, vector.tolist())) + "]"
-
-
-def _run(sql: str, params: dict[str, Any], prepare: bool) -> list[tuple[Any, ...]]:
-    if prepare:
-        return fetch_all(sql, params)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _read(
