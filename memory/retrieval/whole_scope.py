@@ -7,9 +7,10 @@ turns next to them in their conversation (for retrieval/context.py).
 Shipping the whole scope to Python instead cost a 700-turn conversation about 10 ms of row
 parsing and scoring per search; this statement returns a hundred-odd rows.
 
-BM25 here is keyword.score_postings() written in SQL, with the same statistics: the two must
-agree, as a scope too large for this path is scored in Python (tests/memory/test_retrieval.py
-checks both paths return the same results).
+BM25 here is keyword.score_postings() written in SQL, with the same statistics as a small
+scope scored in Python (keyword.scope_stats()): the two must agree, as a search that skips
+this path (no vector wanted) scores the same scope in Python (tests/memory/test_whole_scope.py
+checks that they do).
 """
 
 import re
@@ -25,7 +26,6 @@ from django.db.models import QuerySet
 
 from memory.filters import ENTITY_FIELDS
 from memory.models import Memory
-from memory.retrieval.blind_index import CORPUS_TOKEN
 from memory.retrieval.context import GROUP_COLUMNS, Member
 from memory.retrieval.fusion import SCORING_COLUMNS, ScoringRow
 from memory.retrieval.keyword import K1, B
@@ -56,28 +56,16 @@ scope AS MATERIALIZED (
 )"""
 _DISTANCE = ", (m.embedding <=> %(vector)s::vector) AS distance"
 
-# BM25 of every row of the scope that holds a query term.
+# BM25 of every row of the scope that holds a query term, with the scope's own statistics
+# (keyword.py says why): N its size, avgdl its mean length, df its postings per term. The
+# project's document counts only choose how the postings are read.
 _KEYWORD = """
 query_terms(token, weight) AS (
     SELECT * FROM unnest(%(tokens)s::bigint[], %(weights)s::float8[])
-), sums AS (
-    SELECT token, sum(doc_delta)::float8 AS documents, sum(length_delta)::float8 AS length
-    FROM memory_bm25stat
-    WHERE project_id = %(project)s AND token = ANY(%(stat_tokens)s::bigint[])
-    GROUP BY token
-), corpus AS (
-    SELECT greatest(coalesce(max(documents), 0), 0) AS documents,
-           coalesce(max(CASE WHEN documents > 0 THEN length / documents END), 0) AS average
-    FROM sums WHERE token = %(corpus_token)s
-), term_weights AS (
-    SELECT q.token,
-           q.weight * (%(k1)s + 1) * ln(1 + (c.documents - coalesce(s.documents, 0) + 0.5)
-                                        / (coalesce(s.documents, 0) + 0.5)) AS weight
-    FROM query_terms q CROSS JOIN corpus c
-    LEFT JOIN sums s ON s.token = q.token AND s.documents > 0
 ), walk AS (
-    SELECT coalesce(sum(documents), 0) <= %(walk_factor)s * (SELECT count(*) FROM scope) AS cheap
-    FROM sums WHERE token <> %(corpus_token)s
+    SELECT coalesce(sum(doc_delta), 0) <= %(walk_factor)s * (SELECT count(*) FROM scope)
+           AS cheap
+    FROM memory_bm25stat WHERE project_id = %(project)s AND token = ANY(%(tokens)s::bigint[])
 ), postings AS (
     SELECT t.memory_id, t.token, t.term_frequency
     FROM memory_memorytoken t
@@ -90,6 +78,16 @@ query_terms(token, weight) AS (
         WHERE t.memory_id = s.id AND t.token = ANY(%(tokens)s::bigint[])
     ) t
     WHERE NOT (SELECT cheap FROM walk)
+), corpus AS (
+    SELECT count(*)::float8 AS documents, coalesce(avg(token_count), 0)::float8 AS average
+    FROM scope
+), frequencies AS (
+    SELECT token, count(*)::float8 AS documents FROM postings GROUP BY token
+), term_weights AS (
+    SELECT q.token,
+           q.weight * (%(k1)s + 1) * ln(1 + (c.documents - f.documents + 0.5)
+                                        / (f.documents + 0.5)) AS weight
+    FROM query_terms q CROSS JOIN corpus c JOIN frequencies f ON f.token = q.token
 ), keyword AS (
     SELECT p.memory_id, sum(w.weight * p.term_frequency / (p.term_frequency + %(k1)s * (
                1 - %(b)s + %(b)s * CASE WHEN c.average > 0 THEN s.token_count / c.average
@@ -281,8 +279,6 @@ def _keyword_params(project_id: UUID, query: dict[int, int]) -> dict[str, Any]:
         "project": project_id,
         "tokens": tokens,
         "weights": [float(query[token]) for token in tokens],
-        "stat_tokens": [CORPUS_TOKEN, *tokens] if tokens else [],
-        "corpus_token": CORPUS_TOKEN,
         "k1": K1,
         "b": B,
         "walk_factor": WALK_FACTOR,

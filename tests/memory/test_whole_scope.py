@@ -16,7 +16,7 @@ from memory.providers.embedder import get_embedder
 from memory.retrieval import SearchOptions, whole_scope
 from memory.retrieval import engine as engine_module
 from memory.retrieval.blind_index import query_tokens
-from memory.retrieval.keyword import corpus_stats, score_postings
+from memory.retrieval.keyword import scope_stats, score_postings
 from memory.retrieval.whole_scope import (
     equality_scope,
     rank_scope,
@@ -73,7 +73,8 @@ def _rank(tenant: Tenant, query: str, **overrides: Any) -> whole_scope.RankedSco
 
 
 def _python_bm25(tenant: Tenant, query: str) -> list[tuple[Any, float]]:
-    """The same scope scored by keyword.score_postings(), from the postings table."""
+    """The same scope scored by keyword.score_postings() with the scope's own statistics,
+    from the postings table and the scope's rows."""
     project_id = tenant.project.id
     tokens = query_tokens(project_id, query)
     with connection.cursor() as cursor:
@@ -84,12 +85,19 @@ def _python_bm25(tenant: Tenant, query: str) -> list[tuple[Any, float]]:
             [project_id, list(tokens)],
         )
         rows = cursor.fetchall()
+        cursor.execute(
+            "SELECT count(*), sum(token_count) FROM memory_memory"
+            " WHERE project_id = %s AND user_id = 'caroline'",
+            [project_id],
+        )
+        documents, total_length = cursor.fetchone()
     postings: dict[Any, list[tuple[int, int]]] = {}
     lengths = {}
     for memory_id, token, tf, length in rows:
         postings.setdefault(memory_id, []).append((token, tf))
         lengths[memory_id] = length
-    return score_postings(postings, lengths, corpus_stats(project_id, list(tokens)), tokens)
+    stats = scope_stats(documents, total_length, postings)
+    return score_postings(postings, lengths, stats, tokens)
 
 
 @pytest.mark.parametrize("walk_factor", [0, 10_000])  # per-row lookups, then walked lists
@@ -275,3 +283,32 @@ def test_a_query_without_keywords_is_ranked_by_vector_alone(tenant_a: Tenant, qu
         results = search(tenant_a.project, query, {"user_id": "caroline"})
     assert len(results) == 10
     assert all(r.score_breakdown["bm25"] == 0 and r.score_breakdown["scope"] == 10 for r in results)
+
+
+def test_bm25_weighs_terms_by_how_common_they_are_in_the_searched_scope(
+    tenant_a: Tenant,
+) -> None:
+    """A name in most of one conversation's turns says little there, however rare it is in
+    the project; a word rare in the conversation decides, even if the project is full of it.
+    Both ways of scoring a small scope (one statement, or Python) weigh them so."""
+    project_id = tenant_a.project.id
+    query = "Caroline adoption"
+    with tenant_context(project_id):
+        _conversation(tenant_a)  # "Caroline" in 5 of 10 turns, "adoption" in 1
+        others = [f"The adoption fair number {n} was busy." for n in range(30)]
+        make_memories(tenant_a.project, others, user_id="someone-else")
+        ranked = _rank(tenant_a, query)
+        keyword_only = {"semantic": 0.0, "keyword": 1.0, "temporal": 0.0, "recency": 0.0}
+        found = search(
+            tenant_a.project, query, filters={"user_id": "caroline"}, weights=keyword_only
+        )
+    adoption_turn = "Caroline: I am researching adoption agencies for next year."
+    scores = dict(ranked.keyword)
+    by_text = {result.text: result.memory.id for result in found}
+    best = max(scores, key=lambda memory_id: scores[memory_id])
+    assert best == by_text[adoption_turn]
+    # Project-wide, "adoption" (31 of 40 memories) would weigh less than "Caroline" (5 of 40);
+    # in the scope its weight is the higher one by far: twice the next turn's score at least.
+    runner_up = sorted(scores.values(), reverse=True)[1]
+    assert scores[best] > 2 * runner_up
+    assert found[0].text == adoption_turn
