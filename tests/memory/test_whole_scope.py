@@ -312,3 +312,15 @@ def test_bm25_weighs_terms_by_how_common_they_are_in_the_searched_scope(
     runner_up = sorted(scores.values(), reverse=True)[1]
     assert scores[best] > 2 * runner_up
     assert found[0].text == adoption_turn
+
+
+@pytest.mark.django_db
+def test_embeddings_stay_in_their_rows() -> None:
+    """Migration 0008: TOAST may move a long memory's ciphertexts out of its row, never its
+    vector, which the whole-scope statement reads for every row of the scope."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstorage FROM pg_attribute"
+            " WHERE attrelid = 'memory_memory'::regclass AND attname = 'embedding'"
+        )
+        assert cursor.fetchone() == ("p",)
