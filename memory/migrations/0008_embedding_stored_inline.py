@@ -17,7 +17,6 @@ update of the row)."""
 
 from django.db import migrations
 
-
 # pgvector keeps a vector column's dimensions in its type modifier.
 PLAIN_WHEN_SMALL = """
 DO $$
