@@ -18,6 +18,7 @@ import hmac
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -56,36 +57,59 @@ def index_memory_tokens(*, project_id: UUID, memory_id: UUID, text: str) -> int:
     return index_memories_tokens(project_id=project_id, items=[(memory_id, text)])[memory_id]
 
 
-def index_memories_tokens(
-    *, project_id: UUID, items: Sequence[tuple[UUID, str]]
-) -> dict[UUID, int]:
-    """Write the postings of new memory texts (one statement) and their BM25 statistics.
+@dataclass(frozen=True)
+class Postings:
+    """The postings of new memory texts, computed before the memories are stored, so that
+    each row is inserted with its `token_count` rather than updated right after: that update
+    found its page full and wrote a second version of the row into every index, HNSW
+    included."""
 
-    Returns each memory's document length in index terms (the caller stores it as
-    `Memory.token_count`; BM25 normalises by it). Runs in the caller's tenant transaction.
-    """
+    lengths: dict[UUID, int]  # each memory's document length in index terms
+    memory_ids: list[UUID]
+    tokens: list[int]
+    frequencies: list[int]
+    document_frequency: Counter[int]
+
+
+def memory_postings(*, project_id: UUID, items: Sequence[tuple[UUID, str]]) -> Postings:
+    """What write_postings() will store for these (memory id, text) pairs."""
     key = index_key(project_id)
-    lengths: dict[UUID, int] = {}
-    memory_ids: list[UUID] = []
-    tokens: list[int] = []
-    frequencies: list[int] = []
-    document_frequency: Counter[int] = Counter()
+    postings = Postings({}, [], [], [], Counter())
     for memory_id, text in items:
         counts: Counter[int] = Counter()
         for term, frequency in term_frequencies(text).items():
             counts[term_hash(key, term)] += frequency
-        lengths[memory_id] = sum(counts.values())
+        postings.lengths[memory_id] = sum(counts.values())
         for token, frequency in counts.items():
-            memory_ids.append(memory_id)
-            tokens.append(token)
-            frequencies.append(min(frequency, MAX_TERM_FREQUENCY))
-        document_frequency.update(counts.keys())
-    if tokens:
-        _insert_postings(project_id, memory_ids, tokens, frequencies)
-        indexed = [length for length in lengths.values() if length]
-        _add_stat_deltas(project_id, document_frequency, len(indexed), sum(indexed))
-        _maybe_schedule_compaction(project_id)
-    return lengths
+            postings.memory_ids.append(memory_id)
+            postings.tokens.append(token)
+            postings.frequencies.append(min(frequency, MAX_TERM_FREQUENCY))
+        postings.document_frequency.update(counts.keys())
+    return postings
+
+
+def write_postings(*, project_id: UUID, postings: Postings) -> None:
+    """Store the postings (one statement) and their BM25 statistics, once their memories
+    exist. Runs in the caller's tenant transaction."""
+    if not postings.tokens:
+        return
+    _insert_postings(project_id, postings.memory_ids, postings.tokens, postings.frequencies)
+    indexed = [length for length in postings.lengths.values() if length]
+    _add_stat_deltas(project_id, postings.document_frequency, len(indexed), sum(indexed))
+    _maybe_schedule_compaction(project_id)
+
+
+def index_memories_tokens(
+    *, project_id: UUID, items: Sequence[tuple[UUID, str]]
+) -> dict[UUID, int]:
+    """Write the postings of the texts of stored memories and their BM25 statistics.
+
+    Returns each memory's document length in index terms (the caller stores it as
+    `Memory.token_count`; BM25 normalises by it). Runs in the caller's tenant transaction.
+    """
+    postings = memory_postings(project_id=project_id, items=items)
+    write_postings(project_id=project_id, postings=postings)
+    return postings.lengths
 
 
 def _insert_postings(

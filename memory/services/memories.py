@@ -30,6 +30,7 @@ from memory.records import (
     field as field_context,
 )
 from memory.retrieval import index_memories_tokens, remove_memory_tokens
+from memory.retrieval.blind_index import memory_postings, write_postings
 from memory.retrieval.context import asks_question
 from memory.services.versions import version_create
 from tenants.keyring import subject_keys_read_once
@@ -196,9 +197,15 @@ def _memories_create(
     built = {
         digest: _build_memory(project, scope, item, digest) for digest, (item, _) in fresh.items()
     }
-    created = Memory.objects.bulk_create(list(built.values()))
     texts = {digest: item.text for digest, (item, _) in fresh.items()}
-    _index_tokens(project, [(memory, texts[memory.content_hash]) for memory in created])
+    postings = memory_postings(
+        project_id=project.id,
+        items=[(memory.id, texts[digest]) for digest, memory in built.items()],
+    )
+    for memory in built.values():
+        memory.token_count = postings.lengths.get(memory.id, 0)
+    created = Memory.objects.bulk_create(list(built.values()))
+    write_postings(project_id=project.id, postings=postings)
     MemoryVersion.objects.bulk_create(
         version_create(
             memory=memory,
@@ -236,17 +243,6 @@ def _changes_in_request_order(
         else:
             changes.append(MemoryChange(existing[digest], item.text, "NONE"))
     return changes
-
-
-def _index_tokens(project: Project, pairs: list[tuple[Memory, str]]) -> None:
-    if not pairs:
-        return
-    counts = index_memories_tokens(
-        project_id=project.id, items=[(memory.id, text) for memory, text in pairs]
-    )
-    for memory, _ in pairs:
-        memory.token_count = counts.get(memory.id, 0)
-    Memory.objects.bulk_update([memory for memory, _ in pairs], ["token_count"])
 
 
 def memory_get_for_update(*, project: Project, memory_id: UUID | str) -> Memory:

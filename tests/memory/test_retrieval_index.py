@@ -5,7 +5,9 @@ import math
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from audit.services import CLI_ACTOR
 from memory.models import Memory, MemoryToken
 from memory.retrieval import (
     blind_index_tokens,
@@ -17,6 +19,7 @@ from memory.retrieval.blind_index import query_tokens
 from memory.retrieval.keyword import corpus_stats, keyword_candidates
 from memory.retrieval.tasks import record_access
 from memory.retrieval.text import index_terms
+from memory.services.memories import MemoryScope, NewMemory, memories_create
 from tenants.context import tenant_context
 from tests.conftest import Tenant
 from tests.memory.test_retrieval import make_memories, make_memory, search
@@ -138,3 +141,24 @@ def test_access_counts_are_recorded_after_commit_off_the_request_path(
         record_access(project_id=tenant_a.project.id, memory_ids=[results[0].memory.id])
         memory.refresh_from_db()
     assert memory.access_count == 1 and memory.last_accessed_at is not None
+
+
+def test_new_memories_are_inserted_with_their_length_never_updated_after(
+    tenant_a: Tenant,
+) -> None:
+    """An update right after the insert would write a second version of each new row into
+    every index of memory_memory (HNSW included): the length is known before the insert."""
+    items = [NewMemory(text=text) for text in TOY_CORPUS]
+    with tenant_context(tenant_a.project.id), CaptureQueriesContext(connection) as queries:
+        changes = memories_create(
+            project=tenant_a.project,
+            scope=MemoryScope(user_id="alice"),
+            items=items,
+            actor=CLI_ACTOR,
+        )
+    statements = [query["sql"].lstrip().upper() for query in queries.captured_queries]
+    assert any(sql.startswith('INSERT INTO "MEMORY_MEMORY"') for sql in statements)
+    assert not [sql for sql in statements if sql.startswith('UPDATE "MEMORY_MEMORY"')]
+    with tenant_context(tenant_a.project.id):
+        lengths = dict(Memory.objects.values_list("pk", "token_count"))
+    assert [lengths[change.memory.id] for change in changes] == [3, 2, 3]
