@@ -47,9 +47,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def _state_file(dataset: list[Conversation]) -> Path:
-    """One project per dataset, named by a hash of its turns."""
+    """One project per dataset and database, named by a hash of the turns and the database's
+    name (`--database` loads the same dataset into another database as a project of its own)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]["NAME"]
     texts = "\n".join(turn.id + turn.at + turn.text for conv in dataset for turn in conv.turns)
-    return DATA / f"quality-state-{hashlib.sha256(texts.encode()).hexdigest()[:12]}.json"
+    digest = hashlib.sha256(f"{database}\n{texts}".encode()).hexdigest()[:12]
+    return DATA / f"quality-state-{digest}.json"
 
 
 def load(dataset: list[Conversation]) -> dict[str, Any]:
