@@ -29,8 +29,9 @@ def main() -> None:
     parser.add_argument("--memories", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--database", default=None, help="default: engram_bench_<memories>")
     args = parser.parse_args()
-    setup_django(bench_env("engram_bench"))
+    setup_django(bench_env(args.database or f"engram_bench_{args.memories}"))
     from memory.models import Memory
     from memory.providers.embedder import get_embedder
     from memory.retrieval.vector import exact_candidates, hnsw_candidates

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.corpus import memory_sentences
 from bench.environment import DATA, PYTHON, ROOT, owner_sql
@@ -24,8 +26,11 @@ HNSW_CREATE = (
 )
 
 
-def state_path(memories: int, users: int):
-    return DATA / f"state-{memories}-{users}.json"
+def state_path(memories: int, users: int, suffix: str = "") -> Path:
+    """Per database too: `bench/run.py --database X` at a scale loaded elsewhere is a load
+    of its own, not the other database's project."""
+    database = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+    return DATA / f"state-{database}-{memories}-{users}{suffix}.json"
 
 
 def load_state(memories: int, users: int) -> dict[str, Any] | None:
@@ -77,7 +82,7 @@ def load_part(*, memories: int, users: int, seed: int, part: int, parts: int) ->
     the next user to load is kept in a progress file of its own."""
     state = load_state(memories, users)
     assert state is not None, "the parent writes the state first"
-    progress = DATA / f"state-{memories}-{users}.part{part}of{parts}.json"
+    progress = state_path(memories, users, f".part{part}of{parts}")
     next_user = json.loads(progress.read_text())["next"] if progress.exists() else part
     pairs = list(memory_sentences(memories, seed))
     vectors = embed_cached([text for text, _ in pairs], label="corpus")
