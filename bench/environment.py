@@ -38,6 +38,14 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def database_name() -> str:
+    """The database this (Django-configured) benchmark process uses: state files that name a
+    project are kept per database, so that `--database` makes a load of its own."""
+    from django.conf import settings
+
+    return str(settings.DATABASES["default"]["NAME"])
+
+
 def bench_env(database: str) -> dict[str, str]:
     base = runtime_env()
     env = dict(os.environ)

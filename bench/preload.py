@@ -14,10 +14,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bench.corpus import memory_sentences
-from bench.environment import DATA, PYTHON, ROOT, owner_sql
+from bench.environment import DATA, PYTHON, ROOT, database_name, owner_sql
 from bench.vectors import embed_cached
 
 HNSW_CREATE = (
@@ -27,10 +26,7 @@ HNSW_CREATE = (
 
 
 def state_path(memories: int, users: int, suffix: str = "") -> Path:
-    """Per database too: `bench/run.py --database X` at a scale loaded elsewhere is a load
-    of its own, not the other database's project."""
-    database = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
-    return DATA / f"state-{database}-{memories}-{users}{suffix}.json"
+    return DATA / f"state-{database_name()}-{memories}-{users}{suffix}.json"
 
 
 def load_state(memories: int, users: int) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from bench.environment import DATA, bench_env, create_database, migrate  # noqa: E402
+from bench.environment import DATA, bench_env, create_database, database_name, migrate  # noqa: E402
 from bench.quality.dataset import Conversation, build_dataset  # noqa: E402
 from bench.vectors import embed_cached  # noqa: E402
 
@@ -47,11 +47,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def _state_file(dataset: list[Conversation]) -> Path:
-    """One project per dataset and database, named by a hash of the turns and the database's
-    name (`--database` loads the same dataset into another database as a project of its own)."""
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]["NAME"]
+    """One project per dataset and database, named by a hash of both."""
+    database = database_name()
     texts = "\n".join(turn.id + turn.at + turn.text for conv in dataset for turn in conv.turns)
     digest = hashlib.sha256(f"{database}\n{texts}".encode()).hexdigest()[:12]
     return DATA / f"quality-state-{digest}.json"

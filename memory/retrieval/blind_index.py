@@ -41,7 +41,10 @@ def term_hash(key: bytes, term: str) -> int:
 
 def blind_index_tokens(project_id: UUID, text: str) -> Counter[int]:
     """The text's keyed term hashes with their frequencies, as the index stores them."""
-    key = index_key(project_id)
+    return _keyed_counts(index_key(project_id), text)
+
+
+def _keyed_counts(key: bytes, text: str) -> Counter[int]:
     counts: Counter[int] = Counter()
     for term, frequency in term_frequencies(text).items():
         counts[term_hash(key, term)] += frequency
@@ -76,9 +79,7 @@ def memory_postings(*, project_id: UUID, items: Sequence[tuple[UUID, str]]) -> P
     key = index_key(project_id)
     postings = Postings({}, [], [], [], Counter())
     for memory_id, text in items:
-        counts: Counter[int] = Counter()
-        for term, frequency in term_frequencies(text).items():
-            counts[term_hash(key, term)] += frequency
+        counts = _keyed_counts(key, text)
         postings.lengths[memory_id] = sum(counts.values())
         for token, frequency in counts.items():
             postings.memory_ids.append(memory_id)

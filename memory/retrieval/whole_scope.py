@@ -62,8 +62,11 @@ _DISTANCE = ", (m.embedding <=> %(vector)s::vector) AS distance"
 _KEYWORD = """
 query_terms(token, weight) AS (
     SELECT * FROM unnest(%(tokens)s::bigint[], %(weights)s::float8[])
+), corpus AS (
+    SELECT count(*)::float8 AS documents, coalesce(avg(token_count), 0)::float8 AS average
+    FROM scope
 ), walk AS (
-    SELECT coalesce(sum(doc_delta), 0) <= %(walk_factor)s * (SELECT count(*) FROM scope)
+    SELECT coalesce(sum(doc_delta), 0) <= %(walk_factor)s * (SELECT documents FROM corpus)
            AS cheap
     FROM memory_bm25stat WHERE project_id = %(project)s AND token = ANY(%(tokens)s::bigint[])
 ), postings AS (
@@ -78,9 +81,6 @@ query_terms(token, weight) AS (
         WHERE t.memory_id = s.id AND t.token = ANY(%(tokens)s::bigint[])
     ) t
     WHERE NOT (SELECT cheap FROM walk)
-), corpus AS (
-    SELECT count(*)::float8 AS documents, coalesce(avg(token_count), 0)::float8 AS average
-    FROM scope
 ), frequencies AS (
     SELECT token, count(*)::float8 AS documents FROM postings GROUP BY token
 ), term_weights AS (

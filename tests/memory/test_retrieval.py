@@ -17,9 +17,10 @@ from memory.filters import parse_filters
 from memory.models import Memory, MemoryState
 from memory.providers.embedder import get_embedder
 from memory.records import content_hash, field, metadata_hashes, seal, seal_json
-from memory.retrieval import ScoredMemory, SearchOptions, index_memories_tokens, search_memories
+from memory.retrieval import ScoredMemory, SearchOptions, search_memories
 from memory.retrieval import engine as engine_module
 from memory.retrieval import vector as vector_module
+from memory.retrieval.blind_index import memory_postings, write_postings
 from memory.retrieval.context import asks_question
 from memory.retrieval.vector import exact_candidates, hnsw_candidates, vector_candidates
 from memory.retrieval.whole_scope import equality_scope
@@ -69,13 +70,13 @@ def make_memories(
                 **{name: value for name, value in fields.items() if name != "asks_question"},
             )
         )
-    Memory.objects.bulk_create(rows)
-    lengths = index_memories_tokens(
-        project_id=project.id, items=[(row.id, text) for row, text in zip(rows, texts, strict=True)]
-    )
+    # As memories_create() does: each row inserted with its length, the postings after it.
+    pairs = [(row.id, text) for row, text in zip(rows, texts, strict=True)]
+    postings = memory_postings(project_id=project.id, items=pairs)
     for row in rows:
-        row.token_count = lengths[row.id]
-    Memory.objects.bulk_update(rows, ["token_count"])
+        row.token_count = postings.lengths[row.id]
+    Memory.objects.bulk_create(rows)
+    write_postings(project_id=project.id, postings=postings)
     return rows
 
 
