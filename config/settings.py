@@ -175,6 +175,9 @@ DATABASES: dict[str, dict[str, Any]] = {
         )
     )
 }
+# A PostgreSQL backend whose connection health check polls the socket instead of a round
+# trip (config/postgres_backend/base.py).
+DATABASES["default"]["ENGINE"] = "config.postgres_backend"
 # Search prepares its one large statement per connection (memory/retrieval/whole_scope.py);
 # nothing else is ever prepared: Django's cursors bind client-side, and the threshold is out
 # of reach. Off for a pooler in transaction mode that cannot keep prepared statements
