@@ -72,8 +72,6 @@ class Memory(models.Model):
     # The text asks something ("?"): in a conversation, the next turn is then its answer
     # (retrieval/context.py). Kept beside the ciphertext so search needs no decryption.
     asks_question = models.BooleanField(default=False, db_default=False)
-    access_count = models.PositiveIntegerField(default=0)
-    last_accessed_at = models.DateTimeField(null=True)
     feedback = models.CharField(max_length=16, null=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -95,6 +93,21 @@ class Memory(models.Model):
                 opclasses=["vector_cosine_ops"],
             ),
         ]
+
+
+class MemoryAccess(models.Model):
+    """How often searches returned a memory, and when last (the frequency and recency
+    boosts read them). Kept beside the memory, not in its row: a memory's row holds its
+    vector, and an update that cannot stay on its page (most of them, with ~2 KB rows)
+    writes a new entry into every index of the memory table, the HNSW graph included. Each
+    search would have cost ten graph insertions; these narrow rows update in place."""
+
+    memory = models.OneToOneField(
+        Memory, primary_key=True, on_delete=models.CASCADE, related_name="access"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    access_count = models.PositiveIntegerField(default=0)
+    last_accessed_at = models.DateTimeField()
 
 
 class MemoryVersion(models.Model):

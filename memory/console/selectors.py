@@ -12,7 +12,15 @@ from django.utils.dateparse import parse_datetime
 
 from audit.services import Actor, audit_record
 from memory.filters import ParsedFilters
-from memory.models import Entity, Episode, IngestionJob, Memory, MemoryState, Relation
+from memory.models import (
+    Entity,
+    Episode,
+    IngestionJob,
+    Memory,
+    MemoryAccess,
+    MemoryState,
+    Relation,
+)
 from memory.records import field, memory_record, memory_text, open_text
 from memory.retrieval import SearchOptions, search_memories
 from memory.selectors.memories import Visibility, memories_page, memory_get, memory_history
@@ -114,6 +122,7 @@ class MemoryDetail:
     relations: list[RelationView]
     episode: EpisodeView | None
     replaced: list[tuple[Memory, str]]
+    uses: MemoryAccess | None  # None: no search has returned it
 
 
 def _entity_name(entity: Entity) -> str:
@@ -173,6 +182,7 @@ def memory_detail_for_staff(*, project: Project, memory_id: str, actor: Actor) -
             relations=relations,
             episode=_episode(project, memory),
             replaced=[(row, memory_text(row)) for row in replaced_rows],
+            uses=MemoryAccess.objects.filter(project=project, memory=memory).first(),
         )
         content_viewed(project=project, actor=actor, memory_ids=[str(memory.id)], view="detail")
     return detail

@@ -42,8 +42,8 @@ class ScoringRow(NamedTuple):
 
     id: UUID
     created_at: datetime
-    last_accessed_at: datetime | None
-    access_count: int
+    last_accessed_at: datetime | None  # these two: None when no search returned it yet
+    access_count: int | None
     importance: float
     confidence: float
     state: str
@@ -51,7 +51,13 @@ class ScoringRow(NamedTuple):
     asks_question: bool
 
 
-SCORING_COLUMNS = ScoringRow._fields
+# The use counters live beside the memory (models.MemoryAccess), the rest in its row.
+USE_COUNTERS = {
+    "last_accessed_at": "access__last_accessed_at",
+    "access_count": "access__access_count",
+}
+# What to read for a ScoringRow from a Memory queryset (values_list), in field order.
+SCORING_COLUMNS = tuple(USE_COUNTERS.get(name, name) for name in ScoringRow._fields)
 
 
 @dataclass
@@ -185,7 +191,7 @@ def boost_parts(memory: ScoringRow, now: datetime, options: SearchOptions) -> di
     last_used = memory.last_accessed_at or memory.created_at
     return {
         "recency": recency(max(memory.created_at, last_used), now, options.recency_half_life_days),
-        "frequency": frequency(memory.access_count),
+        "frequency": frequency(memory.access_count or 0),
         "importance": min(max(memory.importance, 0.0), 1.0),
         "confidence": min(max(memory.confidence, 0.0), 1.0),
     }

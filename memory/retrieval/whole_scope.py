@@ -27,7 +27,7 @@ from django.db.models import QuerySet
 from memory.filters import ENTITY_FIELDS
 from memory.models import Memory
 from memory.retrieval.context import GROUP_COLUMNS, Member
-from memory.retrieval.fusion import SCORING_COLUMNS, ScoringRow
+from memory.retrieval.fusion import USE_COUNTERS, ScoringRow
 from memory.retrieval.keyword import K1, B
 from memory.retrieval.prepared import fetch_all
 
@@ -35,7 +35,13 @@ from memory.retrieval.prepared import fetch_all
 # previous one.
 NEIGHBOUR_COLUMNS = {1: "next_id", 2: "after_next_id", -1: "previous_id"}
 
-_ROW_COLUMNS = (*SCORING_COLUMNS, *GROUP_COLUMNS)
+_ROW_COLUMNS = (*ScoringRow._fields, *GROUP_COLUMNS)
+# The scope reads the memory's own columns; the use counters (models.MemoryAccess) are joined
+# to the hundred-odd rows returned only.
+_SCOPE_COLUMNS = tuple(name for name in _ROW_COLUMNS if name not in USE_COUNTERS)
+_OUTPUT_COLUMNS = tuple(
+    f"a.{name}" if name in USE_COUNTERS else f"s.{name}" for name in _ROW_COLUMNS
+)
 _RANKING_COLUMNS = ("s.distance", "s.bm25", "s.in_period",
                     *(f"t.{name}" for name in NEIGHBOUR_COLUMNS.values()))  # fmt: skip
 
@@ -134,7 +140,8 @@ scored AS MATERIALIZED (
     WHERE neighbour IS NOT NULL AND neighbour NOT IN (SELECT id FROM chosen)
 )
 SELECT w.candidate, {output}, (SELECT count(*) FROM scope)
-FROM wanted w JOIN scored s USING (id) JOIN turns t USING (id)"""
+FROM wanted w JOIN scored s USING (id) JOIN turns t USING (id)
+LEFT JOIN memory_memoryaccess a ON a.memory_id = w.id"""
 
 # The keyword candidates alone (and the scope's size: a row even when nothing matches).
 _KEYWORD_ONLY = """
@@ -291,11 +298,11 @@ def _statement(where: str, shape: Literal["whole", "keyword", "vector"]) -> str:
     statement's placeholders only when it is under 4 KB, and PostgreSQL parses less.
     "whole" ranks everything; "keyword" finds the keyword candidates only; "vector" ranks
     with keyword candidates found beforehand."""
-    columns = "m.id" if shape == "keyword" else ", ".join(f"m.{name}" for name in _ROW_COLUMNS)
+    columns = "m.id" if shape == "keyword" else ", ".join(f"m.{name}" for name in _SCOPE_COLUMNS)
     scope = _SCOPE.format(
         columns=columns, where=where, distance="" if shape == "keyword" else _DISTANCE
     )
-    output = ", ".join((*(f"s.{name}" for name in _ROW_COLUMNS), *_RANKING_COLUMNS))
+    output = ", ".join((*_OUTPUT_COLUMNS, *_RANKING_COLUMNS))
     ranking = _RANKING.format(output=output)
     parts = {
         "whole": f"WITH {scope}, {_KEYWORD}, {ranking}",
@@ -316,7 +323,7 @@ def _read(
 ) -> RankedScope | None:
     """The statement returns its candidates unordered: each list is ordered here as the
     statement chose it (ties by id; a UUID orders like its bytes in both)."""
-    width = len(SCORING_COLUMNS)
+    width = len(ScoringRow._fields)
     size = found[0][-1] if found else 0
     if size > limit:
         return None

@@ -2,13 +2,15 @@
 
 import hashlib
 import math
+from typing import Any
+from uuid import UUID
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.services import CLI_ACTOR
-from memory.models import Memory, MemoryToken
+from memory.models import Memory, MemoryAccess, MemoryToken
 from memory.retrieval import (
     blind_index_tokens,
     bm25_stats_compact,
@@ -135,12 +137,46 @@ def test_access_counts_are_recorded_after_commit_off_the_request_path(
         memory = make_memory(tenant_a.project, "I keep my passport in the blue drawer.")
         with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
             results = search(tenant_a.project, "where is my passport")
-        memory.refresh_from_db()
-        assert memory.access_count == 0  # the search itself wrote nothing
+        assert not MemoryAccess.objects.exists()  # the search itself wrote nothing
         assert len(callbacks) == 1
         record_access(project_id=tenant_a.project.id, memory_ids=[results[0].memory.id])
-        memory.refresh_from_db()
-    assert memory.access_count == 1 and memory.last_accessed_at is not None
+        record_access(project_id=tenant_a.project.id, memory_ids=[memory.id], uses=2)
+        access = MemoryAccess.objects.get(memory=memory)
+    assert access.access_count == 3 and access.last_accessed_at is not None
+
+
+def test_counting_uses_never_rewrites_the_memory_row(tenant_a: Tenant) -> None:
+    """The memory's row holds its vector: rewriting it on every use would add an entry to
+    every index of memory_memory (HNSW included) per search result."""
+    with tenant_context(tenant_a.project.id):
+        memory = make_memory(tenant_a.project, "The spare key is under the flower pot.")
+        before = _row_version(memory.id)
+        for _ in range(3):
+            record_access(project_id=tenant_a.project.id, memory_ids=[memory.id])
+        assert _row_version(memory.id) == before
+        assert MemoryAccess.objects.get(memory=memory).access_count == 3
+
+
+def test_uses_of_another_projects_memory_are_not_counted(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    with tenant_context(tenant_b.project.id):
+        theirs = make_memory(tenant_b.project, "Their locker code is 1234.")
+    with tenant_context(tenant_a.project.id):
+        counted = record_access(project_id=tenant_a.project.id, memory_ids=[theirs.id])
+    assert counted == 0
+    with tenant_context(tenant_b.project.id):
+        assert not MemoryAccess.objects.filter(memory_id=theirs.id).exists()
+
+
+def _row_version(memory_id: UUID) -> tuple[str, str]:
+    """The row's physical place and creating transaction: both change when it is rewritten."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ctid::text, xmin::text FROM memory_memory WHERE id = %s", [memory_id]
+        )
+        row = cursor.fetchone()
+    return row[0], row[1]
 
 
 def test_new_memories_are_inserted_with_their_length_never_updated_after(
@@ -162,3 +198,20 @@ def test_new_memories_are_inserted_with_their_length_never_updated_after(
     with tenant_context(tenant_a.project.id):
         lengths = dict(Memory.objects.values_list("pk", "token_count"))
     assert [lengths[change.memory.id] for change in changes] == [3, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "weights", [None, {"keyword": 1.0}], ids=["whole-scope", "general-path-keyword-only"]
+)
+def test_counted_uses_feed_the_frequency_boost(
+    tenant_a: Tenant, weights: dict[str, float] | None
+) -> None:
+    with tenant_context(tenant_a.project.id):
+        used, unused = make_memories(
+            tenant_a.project, ["My bike lock code is 2468.", "My gym lock code is 1357."]
+        )
+        record_access(project_id=tenant_a.project.id, memory_ids=[used.id], uses=6)
+        options: dict[str, Any] = {"weights": weights} if weights else {}
+        found = {r.memory.id: r for r in search(tenant_a.project, "lock code", **options)}
+    assert found[used.id].score_breakdown["frequency"] == pytest.approx(0.5, abs=0.05)
+    assert found[unused.id].score_breakdown["frequency"] == 0.0
