@@ -37,7 +37,8 @@ NEIGHBOUR_COLUMNS = {1: "next_id", 2: "after_next_id", -1: "previous_id"}
 
 _ROW_COLUMNS = (*ScoringRow._fields, *GROUP_COLUMNS)
 # The scope reads the memory's own columns; the use counters (models.MemoryAccess) are joined
-# to the hundred-odd rows returned only.
+# to the hundred-odd rows returned only, one primary-key probe each (LATERAL + LIMIT 1: a
+# plain join let the planner read the project's every counter row, by its project index).
 _SCOPE_COLUMNS = tuple(name for name in _ROW_COLUMNS if name not in USE_COUNTERS)
 _OUTPUT_COLUMNS = tuple(
     f"a.{name}" if name in USE_COUNTERS else f"s.{name}" for name in _ROW_COLUMNS
@@ -141,7 +142,9 @@ scored AS MATERIALIZED (
 )
 SELECT w.candidate, {output}, (SELECT count(*) FROM scope)
 FROM wanted w JOIN scored s USING (id) JOIN turns t USING (id)
-LEFT JOIN memory_memoryaccess a ON a.memory_id = w.id"""
+LEFT JOIN LATERAL (
+    SELECT * FROM memory_memoryaccess WHERE memory_id = w.id LIMIT 1
+) a ON true"""
 
 # The keyword candidates alone (and the scope's size: a row even when nothing matches).
 _KEYWORD_ONLY = """
