@@ -2,11 +2,12 @@
 
 With CONN_HEALTH_CHECKS on, Django runs `SELECT 1` before a persistent connection's first
 query in each request: one more wait on the server for every request (0.1-0.15 ms on an
-idle machine, more when the CPUs are busy and each wake-up waits its turn). A connection the server has dropped (pg_terminate_backend, a restart,
-idle_session_timeout) has something waiting on its socket: the server's FATAL message, or
-the end of the stream. An idle connection in good health has nothing. So the socket is
-polled first, and `SELECT 1` runs only when something is there; as before, a connection
-that fails it is closed and a new one opened.
+idle machine, more when the CPUs are busy and each wake-up waits its turn). A connection
+the server has dropped (pg_terminate_backend, a restart, idle_session_timeout) has
+something waiting on its socket: the server's FATAL message, or the end of the stream. An
+idle connection in good health has nothing. So the socket is polled first, and `SELECT 1`
+runs only when something is there; as before, a connection that fails it is closed and a
+new one opened.
 """
 
 import select
