@@ -66,20 +66,28 @@ def record_request(
     project_id: UUID | str, endpoint: str, ms: float, *, now: datetime | None = None
 ) -> None:
     """Count one request of `endpoint` that took `ms` milliseconds (never raises)."""
-    day = (now or datetime.now(UTC)).astimezone(UTC).date()
-    key = _key(project_id, day)
-    bucket = bucket_index(ms)
     try:
         pipe = _client().pipeline(transaction=False)
-        pipe.hincrby(key, "requests", 1)
-        pipe.hincrby(key, f"endpoint:{endpoint[:100]}", 1)
-        pipe.hincrby(key, f"lat:{ALL}:{bucket}", 1)
-        if endpoint_kind(endpoint) == SEARCH:
-            pipe.hincrby(key, f"lat:{SEARCH}:{bucket}", 1)
-        pipe.expire(key, RETENTION_DAYS * 86400)
+        queue_request_count(pipe, project_id, endpoint, ms, now=now)
         pipe.execute()
     except redis.RedisError:
         logger.debug("metrics: could not record a request", exc_info=True)
+
+
+def queue_request_count(
+    pipe: Any, project_id: UUID | str, endpoint: str, ms: float, *, now: datetime | None = None
+) -> None:
+    """record_request()'s commands, added to a caller's Redis pipeline (the middleware
+    sends them with the Prometheus observations in one round trip)."""
+    day = (now or datetime.now(UTC)).astimezone(UTC).date()
+    key = _key(project_id, day)
+    bucket = bucket_index(ms)
+    pipe.hincrby(key, "requests", 1)
+    pipe.hincrby(key, f"endpoint:{endpoint[:100]}", 1)
+    pipe.hincrby(key, f"lat:{ALL}:{bucket}", 1)
+    if endpoint_kind(endpoint) == SEARCH:
+        pipe.hincrby(key, f"lat:{SEARCH}:{bucket}", 1)
+    pipe.expire(key, RETENTION_DAYS * 86400)
 
 
 def percentile(histogram: dict[int, int], fraction: float) -> float | None:

@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from config.metrics import record_request
+from config.metrics import queue_request_count
 from integrations import conf
 
 logger = logging.getLogger(__name__)
@@ -101,14 +101,20 @@ def bucket_index(buckets: tuple[float, ...], value: float) -> int:
 
 def observe(spec: HistogramSpec, labels: tuple[str, ...], seconds: float) -> None:
     """Record one observation (never raises)."""
-    field = json.dumps(labels)
     try:
         pipe = _client().pipeline(transaction=False)
-        pipe.hincrby(_key(spec), f"{field}|{bucket_index(spec.buckets, seconds)}", 1)
-        pipe.hincrbyfloat(_key(spec), f"{field}|sum", seconds)
+        _queue_observation(pipe, spec, labels, seconds)
         pipe.execute()
     except (redis.RedisError, OSError):
         logger.debug("metrics: could not record %s", spec.name, exc_info=True)
+
+
+def _queue_observation(
+    pipe: Any, spec: HistogramSpec, labels: tuple[str, ...], seconds: float
+) -> None:
+    field = json.dumps(labels)
+    pipe.hincrby(_key(spec), f"{field}|{bucket_index(spec.buckets, seconds)}", 1)
+    pipe.hincrbyfloat(_key(spec), f"{field}|sum", seconds)
 
 
 def observe_job(outcome: str, seconds: float) -> None:
@@ -227,15 +233,21 @@ class PrometheusMiddleware:
         # DRF puts the authenticated API key on the underlying request as `auth`.
         project_id = getattr(getattr(request, "auth", None), "project_id", None)
         record = partial(_record, request.method or "", route, response.status_code, project_id)
-        # Written when the server closes the response, after the client has it: the three
-        # Redis round trips stay off the request's latency (the test client closes too).
+        # Written when the server closes the response, after the client has it: the Redis
+        # round trip stays off the request's latency (the test client closes too).
         response._resource_closers.append(partial(record, seconds))  # type: ignore[attr-defined]
         return response
 
 
 def _record(method: str, route: str, status: int, project_id: Any, seconds: float) -> None:
-    observe(HTTP_REQUESTS, (method, route, str(status)), seconds)
-    if "search" in route:
-        observe(SEARCH, (route,), seconds)
-    if project_id is not None:
-        record_request(project_id, f"{method} {route}", seconds * 1000)
+    """Both sinks' writes in one pipelined round trip (never raises)."""
+    try:
+        pipe = _client().pipeline(transaction=False)
+        _queue_observation(pipe, HTTP_REQUESTS, (method, route, str(status)), seconds)
+        if "search" in route:
+            _queue_observation(pipe, SEARCH, (route,), seconds)
+        if project_id is not None:
+            queue_request_count(pipe, project_id, f"{method} {route}", seconds * 1000)
+        pipe.execute()
+    except (redis.RedisError, OSError):
+        logger.debug("metrics: could not record a request", exc_info=True)

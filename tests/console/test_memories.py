@@ -7,6 +7,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from config.metrics import record_request
 from memory.models import IngestionJob
+from memory.retrieval.tasks import record_access
 from tenants.context import tenant_context
 from tests.conftest import Tenant
 from tests.console.builders import Staff, make_failed_job, make_memory, update_memory
@@ -34,6 +35,15 @@ def test_opening_a_memory_is_audited_without_its_text(org_a: Tenant, owner: Staf
     assert event.target_id == str(memory.id)
     assert event.actor_id == owner.email and event.extra["view"] == "detail"
     assert "peanuts" not in str(event.extra)
+
+
+def test_a_memory_shows_how_often_searches_returned_it(org_a: Tenant, owner: Staff) -> None:
+    memory = make_memory(org_a.project, "User swims on Sundays")
+    url = reverse("console:memory", args=[org_a.project.id, memory.id])
+    assert b"not yet returned by a search" in signed_in(owner).get(url).content
+    with tenant_context(org_a.project.id):
+        record_access(project_id=org_a.project.id, memory_ids=[memory.id], uses=3)
+    assert b"3 times in search results" in signed_in(owner).get(url).content
 
 
 def test_browsing_a_user_lists_only_their_memories_and_audits_the_ids(
