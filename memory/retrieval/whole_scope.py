@@ -37,8 +37,9 @@ NEIGHBOUR_COLUMNS = {1: "next_id", 2: "after_next_id", -1: "previous_id"}
 
 _ROW_COLUMNS = (*ScoringRow._fields, *GROUP_COLUMNS)
 # The scope reads the memory's own columns; the use counters (models.MemoryAccess) are joined
-# to the hundred-odd rows returned only, one primary-key probe each (LATERAL + LIMIT 1: a
-# plain join let the planner read the project's every counter row, by its project index).
+# to the hundred-odd rows returned only, one primary-key probe each (LATERAL + LIMIT 1,
+# whatever the planner guesses of the scope's size: a plain join once read every counter
+# row of the project instead).
 _SCOPE_COLUMNS = tuple(name for name in _ROW_COLUMNS if name not in USE_COUNTERS)
 _OUTPUT_COLUMNS = tuple(
     f"a.{name}" if name in USE_COUNTERS else f"s.{name}" for name in _ROW_COLUMNS
